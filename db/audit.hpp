@@ -1,0 +1,83 @@
+#pragma once
+// The audit chain (SPEC §7): the one place audit events are written.
+// Each event is a row in audit_events whose hash is SHA-256 over its canonical
+// JSON (keys sorted, no spaces, prev_hash included), chaining every row to the
+// one before. After the transaction commits, the same JSON line is appended to
+// audit.log and sent to syslog (facility authpriv, ident "portcullis").
+//
+// Event types used across Portcullis (dot-separated, noun.verb):
+//   auth.publickey auth.totp auth.recovery  (login attempts, result in details)
+//   account.locked  policy.decision  session.start session.end session.expired
+//   session.kill  pam.auth  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
+// No secret (code, TOTP secret, recovery code, key material) may appear in
+// details; record() refuses a details object with a key named like one
+// ("code", "secret", "password", "recovery_code", "otp", "private_key").
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.hpp"
+#include "common/time_format.hpp"
+#include "db/database.hpp"
+
+namespace portcullis::db {
+
+class StateDir;
+
+struct AuditEvent {
+    std::string type;       // "admin.user.add"
+    std::string actor;      // operator (CLI), account (gateway/PAM), or "portcullisd"
+    std::string source;     // client address where there is one
+    nlohmann::json details = nlohmann::json::object();
+};
+
+struct AuditRecord {
+    std::int64_t id = 0;
+    std::int64_t tsMicros = 0;  // Unix time in microseconds
+    AuditEvent event;
+    std::string prevHash;
+    std::string hash;
+    nlohmann::json toJson() const;  // the canonical object (what is hashed, plus "hash")
+};
+
+struct AuditFilter {
+    std::optional<TimePoint> since;
+    std::optional<std::string> type;   // exact, or a prefix ending in '.' or '*' ("session.*")
+    std::optional<std::string> user;   // actor or details.account
+    std::optional<std::int64_t> afterId;
+    int limit = 100;                   // newest `limit` events, returned oldest first
+};
+
+struct AuditVerifyReport {
+    std::int64_t checked = 0;
+    std::vector<std::string> problems;  // "event 17: hash mismatch (row edited)", ...
+    bool ok() const { return problems.empty(); }
+};
+
+// Canonical JSON: sorted keys, no insignificant whitespace, UTF-8.
+std::string canonicalJson(const nlohmann::json& value);
+
+class AuditLog {
+public:
+    // mirrorDir: the state directory whose audit.log receives JSON lines;
+    // syslog: also send each line to syslog (off in unit tests).
+    AuditLog(Database& db, const StateDir* mirrorDir, bool syslog = true);
+
+    // Appends within the caller's transaction; mirrored after it commits.
+    std::int64_t record(Transaction& tx, const AuditEvent& event);
+    // Appends in a transaction of its own.
+    std::int64_t record(const AuditEvent& event);
+
+    std::vector<AuditRecord> list(const AuditFilter& filter);
+    AuditVerifyReport verify();
+
+private:
+    Database& db_;
+    const StateDir* mirrorDir_;
+    bool syslog_;
+};
+
+}  // namespace portcullis::db

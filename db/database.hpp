@@ -1,0 +1,73 @@
+#pragma once
+// Database: one SQLite connection to portcullis.db, opened in WAL mode with a
+// busy timeout and foreign keys, its schema migrated to the version this binary
+// knows (a newer schema or a foreign file is refused).
+//
+// Errors from SQLite itself (I/O, corruption, a lock held too long) throw
+// db::Error; callers at a boundary (CLI main, PAM entry point, gateway worker)
+// catch it and fail closed.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "db/error.hpp"
+#include "db/sqlite_handles.hpp"
+#include "db/statement.hpp"
+
+namespace portcullis::db {
+
+class StateDir;
+
+struct OpenOptions {
+    bool create = false;  // only `portcullis init` creates a store
+    std::chrono::milliseconds busyTimeout{5000};
+};
+
+class Database {
+public:
+    static Result<Database> open(const StateDir& dir, const OpenOptions& options = {});
+    // For tests and tools: a file path, created if options.create.
+    static Result<Database> openFile(const std::filesystem::path& file,
+                                     const OpenOptions& options = {});
+
+    Database(Database&&) noexcept = default;
+    Database& operator=(Database&&) noexcept = default;
+
+    Statement prepare(std::string_view sql);
+    void exec(std::string_view sql);  // statements without parameters only
+    std::int64_t lastInsertId() const;
+    int changes() const;
+    int schemaVersion();
+    sqlite3* handle() const { return db_.get(); }
+
+private:
+    explicit Database(SqlitePtr db) : db_(std::move(db)) {}
+    SqlitePtr db_;
+};
+
+// Transaction: BEGIN IMMEDIATE (takes the write lock at once, so a
+// read-check-write sequence such as TOTP replay checking is atomic across
+// processes). Rolls back unless commit() is called. Hooks registered with
+// onCommit run after a successful COMMIT (used to mirror audit events).
+class Transaction {
+public:
+    explicit Transaction(Database& db);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+
+    void commit();
+    void onCommit(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
+    Database& db() { return db_; }
+
+private:
+    Database& db_;
+    bool done_ = false;
+    std::vector<std::function<void()>> hooks_;
+};
+
+}  // namespace portcullis::db

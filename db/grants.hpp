@@ -1,0 +1,62 @@
+#pragma once
+// Grants: who (account or @group) may reach which targets (name or glob), as
+// which logins, over which channels, when, and for how long.
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+#include "common/time_format.hpp"
+#include "db/database.hpp"
+
+namespace portcullis::db {
+
+enum class Channel { shell, exec, sftp, forward };
+std::string channelName(Channel c);
+Result<Channel> parseChannel(std::string_view name);
+// "shell,exec" -> {shell, exec}; rejects unknown names and an empty list.
+Result<std::set<Channel>> parseChannels(std::string_view list);
+
+inline constexpr Seconds kDefaultMaxSession{60 * 60};
+inline constexpr Seconds kDefaultIdleTimeout{15 * 60};
+
+struct Grant {
+    std::int64_t id = 0;
+    std::string subject;                 // "alice" or "@oncall"
+    std::string targetPattern;           // "cosigner-1" or "cosigner-*"
+    std::vector<std::string> logins;     // empty: the target's default login
+    std::set<Channel> channels{Channel::shell, Channel::exec};
+    Seconds maxSession = kDefaultMaxSession;
+    Seconds idleTimeout = kDefaultIdleTimeout;
+    std::optional<std::string> window;   // AccessWindow spec, canonical form
+    std::optional<TimePoint> expiresAt;
+    std::string reason;
+    std::string createdBy;
+    TimePoint createdAt{};
+    std::optional<TimePoint> revokedAt;
+    std::string revokedBy;
+};
+
+struct GrantFilter {
+    std::optional<std::string> user;    // grants whose subject is the user or one of its groups
+    std::optional<std::string> target;  // grants whose pattern matches this target name
+    bool includeRevoked = false;
+};
+
+class Grants {
+public:
+    explicit Grants(Database& db) : db_(db) {}
+
+    // Validates subject (account or group exists), pattern, window; returns the new grant.
+    Result<Grant> add(const Grant& grant, TimePoint now);
+    Result<Grant> find(std::int64_t id);
+    std::vector<Grant> list(const GrantFilter& filter = {});
+    Result<Grant> revoke(std::int64_t id, const std::string& by, TimePoint now);
+
+private:
+    Database& db_;
+};
+
+}  // namespace portcullis::db
