@@ -1,7 +1,8 @@
 #pragma once
 // AccessWindow: when a grant may be used, e.g. "Mon-Fri 08:00-18:00 Europe/Paris".
 // Grammar: [DAYS] [HH:MM-HH:MM] [ZONE]  (at least one of DAYS or hours)
-//   DAYS  = day or range, comma-separated: "Mon-Fri", "Sat,Sun", "Fri-Mon" (wraps)
+//   DAYS  = day or range, comma-separated: "Mon-Fri", "Sat,Sun", "Fri-Mon" (wraps);
+//           any case, full names ("Monday") accepted too
 //   hours = start inclusive, end exclusive; "24:00" allowed as end; a range whose
 //           end is not after its start crosses midnight and belongs to the day it
 //           starts on ("Fri 22:00-06:00" is Friday 22:00 to Saturday 06:00)
@@ -23,7 +24,8 @@ public:
                                       const std::filesystem::path& zoneinfo = "/usr/share/zoneinfo");
 
     bool contains(TimePoint t) const;
-    // Canonical text, parseable again: "Mon-Fri 08:00-18:00 UTC".
+    // Canonical text, parseable again: "Mon-Fri 08:00-18:00 UTC"; always days,
+    // hours and zone ("Sat,Sun 00:00-24:00 UTC", "Mon-Sun 08:00-18:00 UTC").
     std::string toString() const;
 
 private:

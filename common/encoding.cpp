@@ -124,6 +124,8 @@ std::string sha256(std::string_view bytes) {
     return std::string(reinterpret_cast<const char*>(digest.data()), length);
 }
 
-std::string sha256Hex(std::string_view bytes) { return hexEncode(sha256(bytes)); }
+std::string sha256Hex(std::string_view bytes) {
+    return hexEncode(sha256(bytes));
+}
 
 }  // namespace portcullis

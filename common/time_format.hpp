@@ -19,9 +19,12 @@ using TimePoint = std::chrono::sys_seconds;
 using NowFn = TimePoint (*)();
 TimePoint systemNow();
 
+// Units largest first, each at most once; at most 36500d; "0s" is allowed.
 Result<Seconds> parseDuration(std::string_view text);
 std::string formatDuration(Seconds d);  // "1h30m", "90s" -> "1m30s", "0s"
 
+// Also accepts offsets "+0100" / "+01" and fractional seconds (dropped); a time
+// of day without Z or an offset is refused (ambiguous).
 Result<TimePoint> parseIso8601(std::string_view text);
 std::string formatIso8601(TimePoint t);  // always UTC, "2026-11-25T18:20:06Z"
 

@@ -19,7 +19,8 @@ class TimeZone {
 public:
     static TimeZone utc();
     // name: "UTC", "Europe/Paris", ... Names with "..", absolute paths or
-    // characters outside [A-Za-z0-9_+-/] are refused.
+    // characters outside [A-Za-z0-9_+-/] are refused. "UTC" is built in (no file
+    // needed). Corrupt or truncated files give an error, never a crash.
     static Result<TimeZone> load(std::string_view name,
                                  const std::filesystem::path& zoneinfo = "/usr/share/zoneinfo");
 

@@ -38,9 +38,12 @@ Result<Database> Database::openFile(const std::filesystem::path& file, const Ope
     try {
         // The first read fails with SQLITE_NOTADB on a damaged or non-SQLite file.
         db.exec("PRAGMA foreign_keys = ON");
-        auto mode = db.prepare("PRAGMA journal_mode = WAL");
-        if (!mode.step() || mode.text(0) != "wal") {
-            return makeError("database " + file.string() + " cannot use WAL mode");
+        {
+            // Finished before migrate(): an unfinished statement blocks COMMIT.
+            auto mode = db.prepare("PRAGMA journal_mode = WAL");
+            if (!mode.step() || mode.text(0) != "wal") {
+                return makeError("database " + file.string() + " cannot use WAL mode");
+            }
         }
         db.exec("PRAGMA synchronous = NORMAL");
         db.exec("PRAGMA secure_delete = ON");  // deleted secrets do not linger in free pages
@@ -100,19 +103,36 @@ int Database::schemaVersion() {
     return static_cast<int>(st.int64(0));
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db), outer_(db.active_) {
+    db_.exec(outer_ ? "SAVEPOINT nested" : "BEGIN IMMEDIATE");
+    db_.active_ = this;
+}
 
 Transaction::~Transaction() {
     if (!done_) {
         // Rollback cannot usefully fail here; a failed rollback leaves SQLite
         // to roll back when the connection closes.
-        sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        const char* sql = outer_ ? "ROLLBACK TO nested; RELEASE nested" : "ROLLBACK";
+        sqlite3_exec(db_.handle(), sql, nullptr, nullptr, nullptr);
     }
+    finish();
+}
+
+void Transaction::finish() {
+    done_ = true;
+    db_.active_ = outer_;
 }
 
 void Transaction::commit() {
+    if (outer_) {
+        db_.exec("RELEASE nested");
+        finish();
+        for (auto& hook : hooks_) outer_->hooks_.push_back(std::move(hook));
+        hooks_.clear();
+        return;
+    }
     db_.exec("COMMIT");
-    done_ = true;
+    finish();
     for (auto& hook : hooks_) hook();
     hooks_.clear();
 }

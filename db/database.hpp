@@ -27,6 +27,8 @@ struct OpenOptions {
     std::chrono::milliseconds busyTimeout{5000};
 };
 
+class Transaction;
+
 class Database {
 public:
     static Result<Database> open(const StateDir& dir, const OpenOptions& options = {});
@@ -45,14 +47,19 @@ public:
     sqlite3* handle() const { return db_.get(); }
 
 private:
+    friend class Transaction;
     explicit Database(SqlitePtr db) : db_(std::move(db)) {}
     SqlitePtr db_;
+    Transaction* active_ = nullptr;  // the innermost open transaction
 };
 
 // Transaction: BEGIN IMMEDIATE (takes the write lock at once, so a
 // read-check-write sequence such as TOTP replay checking is atomic across
 // processes). Rolls back unless commit() is called. Hooks registered with
 // onCommit run after a successful COMMIT (used to mirror audit events).
+// Opened while another is active on the same connection, it is a SAVEPOINT
+// inside it: its commit releases the savepoint and hands its hooks to the
+// outer transaction, so a change and its audit event commit together.
 class Transaction {
 public:
     explicit Transaction(Database& db);
@@ -65,7 +72,9 @@ public:
     Database& db() { return db_; }
 
 private:
+    void finish();
     Database& db_;
+    Transaction* outer_;
     bool done_ = false;
     std::vector<std::function<void()>> hooks_;
 };

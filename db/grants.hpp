@@ -19,6 +19,10 @@ Result<Channel> parseChannel(std::string_view name);
 // "shell,exec" -> {shell, exec}; rejects unknown names and an empty list.
 Result<std::set<Channel>> parseChannels(std::string_view list);
 
+// A Unix login name as a grant or target may name it: a valid name (see
+// isValidName), optionally ending in '$'.
+bool isValidLoginName(std::string_view name);
+
 inline constexpr Seconds kDefaultMaxSession{60 * 60};
 inline constexpr Seconds kDefaultIdleTimeout{15 * 60};
 

@@ -34,7 +34,9 @@ struct Decision {
     std::string login;                     // resolved login (default applied)
     Seconds maxSession{0};                 // most generous among matching grants, capped
     Seconds idleTimeout{0};
-    std::optional<TimePoint> endsBy;       // earliest forced end from expiry (never past it)
+    // Forced end from expiry: the latest expiresAt among the matching grants
+    // (the session may run while any of them lasts); none if one never expires.
+    std::optional<TimePoint> endsBy;
     std::vector<std::string> reasons;      // denial: every reason, one line each
 };
 

@@ -54,6 +54,8 @@ std::vector<std::string> buildEnv(const ProcessOptions& options) {
 }  // namespace
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options) {
+    // A child that exits before reading all its input must not kill the test with SIGPIPE.
+    ::signal(SIGPIPE, SIG_IGN);
     Pipe in, out, err;
     auto envStrings = buildEnv(options);
     std::vector<char*> envp;
@@ -67,6 +69,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
     const pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
+        ::signal(SIGPIPE, SIG_DFL);
         if (options.newSession) ::setsid();
         ::dup2(in.fds[0], 0);
         ::dup2(out.fds[1], 1);

@@ -1,0 +1,213 @@
+// portcullis audit ...: read, verify and follow the audit chain.
+#include <signal.h>
+
+#include <chrono>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "admin_cli/arguments.hpp"
+#include "admin_cli/cli_error.hpp"
+#include "admin_cli/command.hpp"
+#include "admin_cli/output.hpp"
+#include "admin_cli/store.hpp"
+#include "db/audit.hpp"
+
+namespace portcullis::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kDefaultListLimit = 100;
+constexpr int kDefaultTailLines = 10;
+constexpr std::chrono::milliseconds kTailPoll{500};
+constexpr std::chrono::milliseconds kTailTick{50};  // how fast an interrupt is noticed
+constexpr int kTailBatch = 100000;                  // events fetched per poll at most
+
+TimePoint eventTime(const db::AuditRecord& r) {
+    return TimePoint{std::chrono::duration_cast<Seconds>(std::chrono::microseconds(r.tsMicros))};
+}
+
+// The same object audit.log and syslog carry ("ts" in ISO 8601 UTC with microseconds).
+json recordJson(const db::AuditRecord& r) { return r.toJson(); }
+
+std::string detailsText(const db::AuditRecord& r) {
+    return r.event.details.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+void filterOptions(cxxopts::Options& o) {
+    // clang-format off
+    o.add_options()
+        ("type", "event type, or a prefix: session.* or admin.", cxxopts::value<std::string>(), "T")
+        ("user", "events by or about this account or operator", cxxopts::value<std::string>(), "U");
+    // clang-format on
+}
+
+void listOptions(cxxopts::Options& o) {
+    filterOptions(o);
+    // clang-format off
+    o.add_options()
+        ("since", "from this instant (ISO 8601) or this long ago (DUR)",
+         cxxopts::value<std::string>(), "WHEN")
+        ("limit", "at most N events (the newest)",
+         cxxopts::value<std::string>()->default_value(std::to_string(kDefaultListLimit)), "N");
+    // clang-format on
+}
+
+void tailOptions(cxxopts::Options& o) {
+    filterOptions(o);
+    // clang-format off
+    o.add_options()("limit", "show the last N events before following",
+                    cxxopts::value<std::string>()->default_value(std::to_string(kDefaultTailLines)),
+                    "N");
+    // clang-format on
+}
+
+db::AuditFilter filterFromArguments(const Invocation& inv) {
+    db::AuditFilter filter;
+    if (const auto type = inv.option("type")) {
+        if (type->empty()) throw UsageError("--type: give an event type such as admin.user.add");
+        filter.type = *type;
+    }
+    if (const auto user = inv.option("user")) filter.user = *user;
+    if (const auto since = inv.option("since")) {
+        filter.since = requireUsage(parseSince(*since, systemNow()), "--since");
+    }
+    filter.limit = static_cast<int>(std::min<std::int64_t>(
+        requirePositiveInteger(inv.optionOr("limit"), "--limit"), kTailBatch));
+    return filter;
+}
+
+int auditList(Invocation& inv) {
+    const db::AuditFilter filter = filterFromArguments(inv);
+    Store store(inv.globals());
+    const auto records = store.audit().list(filter);
+    if (inv.json()) {
+        json out = json::array();
+        for (const auto& r : records) out.push_back(recordJson(r));
+        printJson(out);
+        return kExitOk;
+    }
+    Table table({"ID", "TIME", "TYPE", "ACTOR", "SOURCE", "DETAILS"});
+    for (const auto& r : records) {
+        table.addRow({std::to_string(r.id), isoTime(eventTime(r)), r.event.type, r.event.actor,
+                      orDash(r.event.source), detailsText(r)});
+    }
+    table.print(std::cout, "no matching audit events");
+    return kExitOk;
+}
+
+int auditVerify(Invocation& inv) {
+    Store store(inv.globals());
+    const db::AuditVerifyReport report = store.audit().verify();
+    if (inv.json()) {
+        printJson(
+            {{"ok", report.ok()}, {"checked", report.checked}, {"problems", report.problems}});
+    } else if (report.ok()) {
+        std::cout << "audit chain intact: " << report.checked << " events verified\n";
+    } else {
+        for (const auto& problem : report.problems) std::cout << problem << '\n';
+    }
+    if (!report.ok()) {
+        printError("audit chain broken: " + std::to_string(report.problems.size()) +
+                   " problem(s) in " + std::to_string(report.checked) +
+                   " events; keep the database as evidence and compare with audit.log and syslog");
+        return kExitFailure;
+    }
+    return kExitOk;
+}
+
+// ---- tail -------------------------------------------------------------------
+
+volatile std::sig_atomic_t interrupted = 0;
+
+void onInterrupt(int) {
+    interrupted = 1;
+}
+
+// SIGINT/SIGTERM end the follow loop cleanly (exit 0) for as long as it lives.
+class InterruptHandler {
+  public:
+    InterruptHandler() {
+        struct sigaction action {};
+        action.sa_handler = onInterrupt;
+        sigemptyset(&action.sa_mask);
+        ::sigaction(SIGINT, &action, &oldInt_);
+        ::sigaction(SIGTERM, &action, &oldTerm_);
+    }
+    ~InterruptHandler() {
+        ::sigaction(SIGINT, &oldInt_, nullptr);
+        ::sigaction(SIGTERM, &oldTerm_, nullptr);
+    }
+    InterruptHandler(const InterruptHandler&) = delete;
+    InterruptHandler& operator=(const InterruptHandler&) = delete;
+
+  private:
+    struct sigaction oldInt_ {};
+    struct sigaction oldTerm_ {};
+};
+
+void printTailLine(const Invocation& inv, const db::AuditRecord& r) {
+    if (inv.json()) {
+        printJsonLine(recordJson(r));
+        return;
+    }
+    std::cout << r.id << "  " << isoTime(eventTime(r)) << "  " << r.event.type
+              << "  actor=" << r.event.actor;
+    if (!r.event.source.empty()) std::cout << "  source=" << r.event.source;
+    std::cout << "  " << detailsText(r) << std::endl;
+}
+
+int auditTail(Invocation& inv) {
+    db::AuditFilter filter = filterFromArguments(inv);
+    Store store(inv.globals());
+    InterruptHandler handler;
+    std::int64_t lastId = 0;
+    for (const auto& r : store.audit().list(filter)) {
+        printTailLine(inv, r);
+        lastId = std::max(lastId, r.id);
+    }
+    if (lastId == 0) {
+        // Nothing matched yet: follow from the newest event of any kind.
+        db::AuditFilter newest;
+        newest.limit = 1;
+        for (const auto& r : store.audit().list(newest)) lastId = r.id;
+    }
+    filter.limit = kTailBatch;
+    while (!interrupted) {
+        for (auto waited = std::chrono::milliseconds(0); waited < kTailPoll && !interrupted;
+             waited += kTailTick) {
+            std::this_thread::sleep_for(kTailTick);
+        }
+        if (interrupted) break;
+        filter.afterId = lastId;
+        for (const auto& r : store.audit().list(filter)) {
+            printTailLine(inv, r);
+            lastId = std::max(lastId, r.id);
+        }
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+std::vector<CommandSpec> auditCommands() {
+    return {
+        {.path = "audit list",
+         .usage = "[--since ISO8601|DUR] [--type T] [--user U] [--limit N]",
+         .summary = "audit events, oldest first (the newest N, default 100)",
+         .run = auditList,
+         .options = listOptions},
+        {.path = "audit verify",
+         .usage = "",
+         .summary = "check the hash chain; exit 1 and list the problems when it is broken",
+         .run = auditVerify},
+        {.path = "audit tail",
+         .usage = "[--type T] [--user U] [--limit N]",
+         .summary = "the last events, then new ones as they come (until Ctrl-C)",
+         .run = auditTail,
+         .options = tailOptions},
+    };
+}
+
+}  // namespace portcullis::cli

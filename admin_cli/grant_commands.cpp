@@ -1,0 +1,262 @@
+// portcullis grant / revoke / policy ...: who may reach which target, and the
+// decision the gateway would take.
+#include <iostream>
+
+#include "admin_cli/arguments.hpp"
+#include "admin_cli/cli_error.hpp"
+#include "admin_cli/command.hpp"
+#include "admin_cli/grant_view.hpp"
+#include "admin_cli/operator_name.hpp"
+#include "admin_cli/output.hpp"
+#include "admin_cli/store.hpp"
+#include "common/access_window.hpp"
+#include "common/glob.hpp"
+#include "db/grants.hpp"
+#include "db/policy.hpp"
+
+namespace portcullis::cli {
+namespace {
+
+using nlohmann::json;
+
+// SUBJECT: an account name or @group.
+std::string requireSubject(const std::string& value) {
+    if (value.starts_with('@')) return "@" + requireGroupName(value);
+    return requireName(value, "account name (or @group)");
+}
+
+// TARGET: a target name or a glob over names (cosigner-*).
+std::string requireTargetPattern(const std::string& value) {
+    if (!isGlob(value)) return requireName(value, "target name");
+    const bool ok = !value.empty() && value.size() <= 64 &&
+                    value.find_first_not_of(
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                        "0123456789._-*?[]!") == std::string::npos;
+    if (!ok) throw UsageError("`" + value + "` is not a target name or glob (e.g. cosigner-*)");
+    return value;
+}
+
+// ---- grant ------------------------------------------------------------------
+
+void grantOptions(cxxopts::Options& o) {
+    // clang-format off
+    o.add_options()
+        ("logins", "logins allowed on the target (default: the target's default login)",
+         cxxopts::value<std::string>(), "a,b")
+        ("allow", "channels: shell,exec,sftp,forward (default: shell,exec)",
+         cxxopts::value<std::string>(), "LIST")
+        ("max-session", "session time limit (default 1h)", cxxopts::value<std::string>(), "DUR")
+        ("idle-timeout", "close after this long without input (default 15m)",
+         cxxopts::value<std::string>(), "DUR")
+        ("window", "when the grant may be used: \"Mon-Fri 08:00-18:00 [ZONE]\" (UTC default)",
+         cxxopts::value<std::string>(), "SPEC")
+        ("expires", "end of the grant: DUR from now or ISO 8601 (default: never)",
+         cxxopts::value<std::string>(), "WHEN")
+        ("reason", "why (ticket, change request); kept with the grant and in the audit",
+         cxxopts::value<std::string>(), "S");
+    // clang-format on
+}
+
+db::Grant grantFromArguments(const Invocation& inv, TimePoint now) {
+    db::Grant g;
+    g.subject = requireSubject(inv.arg(0));
+    g.targetPattern = requireTargetPattern(inv.arg(1));
+    if (const auto logins = inv.option("logins")) {
+        for (const auto& login : splitList(*logins, "--logins")) {
+            g.logins.push_back(requireName(login, "login"));
+        }
+    }
+    if (const auto allow = inv.option("allow")) {
+        g.channels = requireUsage(db::parseChannels(*allow), "--allow");
+    }
+    if (const auto d = inv.option("max-session"))
+        g.maxSession = requireDuration(*d, "--max-session");
+    if (const auto d = inv.option("idle-timeout"))
+        g.idleTimeout = requireDuration(*d, "--idle-timeout");
+    if (const auto window = inv.option("window")) {
+        g.window = requireUsage(AccessWindow::parse(*window), "--window").toString();
+    }
+    if (const auto expires = inv.option("expires")) {
+        const TimePoint at = requireUsage(parseExpiry(*expires, now), "--expires");
+        if (at <= now) throw UsageError("--expires: " + isoTime(at) + " is already past");
+        g.expiresAt = at;
+    }
+    g.reason = inv.optionOr("reason");
+    g.createdBy = operatorName();
+    return g;
+}
+
+int grantAdd(Invocation& inv) {
+    const TimePoint now = systemNow();
+    const db::Grant request = grantFromArguments(inv, now);
+    Store store(inv.globals(), Store::Access::change);
+    const db::Grant g = require(db::Grants(store.db()).add(request, now));
+    json details = grantJson(g, now);
+    for (const char* key : {"status", "revoked_at", "revoked_by", "created_at", "created_by"}) {
+        details.erase(key);
+    }
+    details["grant_id"] = details["id"];
+    details.erase("id");
+    store.recordChange("admin.grant.add", std::move(details));
+    if (inv.json()) {
+        printJson(grantJson(g, now));
+    } else {
+        std::cout << "granted #" << g.id << ": " << describeGrant(g) << '\n';
+    }
+    return kExitOk;
+}
+
+// ---- revoke -----------------------------------------------------------------
+
+int grantRevoke(Invocation& inv) {
+    std::string text = inv.arg(0);
+    if (text.starts_with('#')) text.erase(0, 1);
+    const std::int64_t id = requirePositiveInteger(text, "GRANT_ID");
+    Store store(inv.globals(), Store::Access::change);
+    const TimePoint now = systemNow();
+    const db::Grant g = require(db::Grants(store.db()).revoke(id, operatorName(), now));
+    store.recordChange("admin.grant.revoke",
+                       {{"grant_id", id}, {"subject", g.subject}, {"target", g.targetPattern}});
+    if (inv.json()) {
+        printJson(grantJson(g, now));
+    } else {
+        std::cout << "revoked grant #" << id << " (" << g.subject << " -> " << g.targetPattern
+                  << "); live sessions that relied on it end within a minute\n";
+    }
+    return kExitOk;
+}
+
+// ---- policy list ------------------------------------------------------------
+
+void policyListOptions(cxxopts::Options& o) {
+    // clang-format off
+    o.add_options()
+        ("user", "grants that apply to this account (directly or via its groups)",
+         cxxopts::value<std::string>(), "U")
+        ("target", "grants whose target name or glob matches this target",
+         cxxopts::value<std::string>(), "T")
+        ("all", "include revoked grants");
+    // clang-format on
+}
+
+int policyList(Invocation& inv) {
+    db::GrantFilter filter;
+    if (const auto user = inv.option("user")) filter.user = requireName(*user, "account name");
+    if (const auto target = inv.option("target"))
+        filter.target = requireName(*target, "target name");
+    filter.includeRevoked = inv.flag("all");
+    Store store(inv.globals());
+    const auto grants = db::Grants(store.db()).list(filter);
+    const TimePoint now = systemNow();
+    if (inv.json()) {
+        json out = json::array();
+        for (const auto& g : grants) out.push_back(grantJson(g, now));
+        printJson(out);
+        return kExitOk;
+    }
+    Table table = grantTable();
+    for (const auto& g : grants) addGrantRow(table, g, now);
+    table.print(std::cout, "no grants (add one with `portcullis grant SUBJECT TARGET`)");
+    return kExitOk;
+}
+
+// ---- policy check -----------------------------------------------------------
+
+void policyCheckOptions(cxxopts::Options& o) {
+    // clang-format off
+    o.add_options()
+        ("channel", "shell, exec, sftp or forward",
+         cxxopts::value<std::string>()->default_value("shell"), "C")
+        ("at", "decide at this instant (ISO 8601) instead of now", cxxopts::value<std::string>(),
+         "TIME");
+    // clang-format on
+}
+
+// "LOGIN@TARGET" or "TARGET" (the target's default login).
+db::AccessRequest requestFromArguments(const Invocation& inv) {
+    db::AccessRequest request;
+    request.account = requireName(inv.arg(0), "account name");
+    const std::string& where = inv.arg(1);
+    if (const auto at = where.rfind('@'); at != std::string::npos) {
+        request.login = requireName(where.substr(0, at), "login");
+        request.target = requireName(where.substr(at + 1), "target name");
+    } else {
+        request.target = requireName(where, "target name");
+    }
+    request.channel = requireUsage(db::parseChannel(inv.optionOr("channel")), "--channel");
+    const auto at = inv.option("at");
+    request.at = at ? requireInstant(*at, "--at") : systemNow();
+    return request;
+}
+
+int policyCheck(Invocation& inv) {
+    const db::AccessRequest request = requestFromArguments(inv);
+    Store store(inv.globals());
+    const db::Decision d = db::Policy(store.db()).decide(request);
+    const std::string login =
+        !d.login.empty() ? d.login : (!request.login.empty() ? request.login : "(default login)");
+    if (inv.json()) {
+        printJson({{"allowed", d.allowed},
+                   {"account", request.account},
+                   {"login", d.login.empty() ? json(nullptr) : json(d.login)},
+                   {"target", request.target},
+                   {"channel", db::channelName(request.channel)},
+                   {"at", isoTime(request.at)},
+                   {"grant_id", d.grantId ? json(*d.grantId) : json(nullptr)},
+                   {"max_session_s", d.allowed ? json(d.maxSession.count()) : json(nullptr)},
+                   {"idle_timeout_s", d.allowed ? json(d.idleTimeout.count()) : json(nullptr)},
+                   {"ends_by", isoTimeOrNull(d.endsBy)},
+                   {"reasons", d.reasons}});
+    } else {
+        const std::string who = request.account + " as " + login + "@" + request.target + " (" +
+                                db::channelName(request.channel) + ")";
+        if (d.allowed) {
+            std::cout << "allowed: " << who << " by grant #" << d.grantId.value_or(0)
+                      << ", max session " << formatDuration(d.maxSession) << ", idle timeout "
+                      << formatDuration(d.idleTimeout);
+            if (d.endsBy) std::cout << ", ends by " << isoTime(*d.endsBy);
+            std::cout << '\n';
+        } else {
+            std::cout << "denied: " << who << '\n';
+            for (const auto& reason : d.reasons) std::cout << "  - " << reason << '\n';
+        }
+    }
+    return d.allowed ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+std::vector<CommandSpec> grantCommands() {
+    return {
+        {.path = "grant",
+         .usage = "SUBJECT TARGET [--logins a,b] [--allow shell,exec,sftp,forward] "
+                  "[--max-session DUR] [--idle-timeout DUR] [--window SPEC] "
+                  "[--expires DUR|ISO8601] [--reason S]",
+         .summary = "let an account or @group reach a target (or glob); prints the grant id",
+         .run = grantAdd,
+         .options = grantOptions,
+         .minArgs = 2,
+         .maxArgs = 2},
+        {.path = "revoke",
+         .usage = "GRANT_ID",
+         .summary = "revoke a grant",
+         .run = grantRevoke,
+         .minArgs = 1,
+         .maxArgs = 1},
+        {.path = "policy list",
+         .usage = "[--user U] [--target T] [--all]",
+         .summary = "list grants",
+         .run = policyList,
+         .options = policyListOptions},
+        {.path = "policy check",
+         .usage = "ACCOUNT [LOGIN@]TARGET [--channel shell|exec|sftp|forward] [--at ISO8601]",
+         .summary = "the gateway's decision and its grant, or every reason for denial "
+                    "(exit 0 allowed, 1 denied)",
+         .run = policyCheck,
+         .options = policyCheckOptions,
+         .minArgs = 2,
+         .maxArgs = 2},
+    };
+}
+
+}  // namespace portcullis::cli

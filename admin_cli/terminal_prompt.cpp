@@ -1,0 +1,48 @@
+#include "admin_cli/terminal_prompt.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace portcullis::cli {
+namespace {
+
+class FileDescriptor {
+  public:
+    explicit FileDescriptor(int fd) : fd_(fd) {}
+    ~FileDescriptor() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+}  // namespace
+
+std::optional<bool> askYesNo(const std::string& question) {
+    FileDescriptor tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    if (tty.get() < 0) return std::nullopt;
+    const std::string prompt = question + " [y/N] ";
+    if (::write(tty.get(), prompt.data(), prompt.size()) < 0) return std::nullopt;
+    std::string answer;
+    char c = 0;
+    while (answer.size() < 64) {
+        const ssize_t n = ::read(tty.get(), &c, 1);
+        if (n <= 0 || c == '\n') break;
+        answer += c;
+    }
+    std::transform(answer.begin(), answer.end(), answer.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    answer.erase(std::remove_if(answer.begin(), answer.end(),
+                                [](unsigned char ch) { return std::isspace(ch); }),
+                 answer.end());
+    return answer == "y" || answer == "yes";
+}
+
+}  // namespace portcullis::cli

@@ -1,0 +1,488 @@
+#include "db/audit.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+#include "common/encoding.hpp"
+#include "db/state_dir.hpp"
+
+namespace portcullis::db {
+namespace {
+
+using json = nlohmann::json;
+
+const std::string kGenesisHash(64, '0');
+const json kNoDetails = json::object();
+constexpr const char* kSyslogSocket = "/dev/log";
+constexpr const char* kSyslogIdent = "portcullis";
+
+// Keys that name secrets; an event carrying one is a programming error.
+constexpr std::array<std::string_view, 7> kSecretKeys = {
+    "code", "secret", "password", "recovery_code", "otp", "private_key", "totp_secret"};
+
+// An owned file descriptor.
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd = -1) : fd_(fd) {}
+    ~UniqueFd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    UniqueFd& operator=(UniqueFd&& other) noexcept {
+        if (this != &other) {
+            if (fd_ >= 0) ::close(fd_);
+            fd_ = std::exchange(other.fd_, -1);
+        }
+        return *this;
+    }
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+
+  private:
+    int fd_;
+};
+
+std::string lowerAscii(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
+}
+
+// Depth-first search for a secret-like key anywhere in `value`.
+const std::string* findSecretKey(const json& value) {
+    if (value.is_object()) {
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            const auto key = lowerAscii(it.key());
+            if (std::find(kSecretKeys.begin(), kSecretKeys.end(), key) != kSecretKeys.end()) {
+                return &it.key();
+            }
+            if (const auto* inner = findSecretKey(it.value())) return inner;
+        }
+    } else if (value.is_array()) {
+        for (const auto& item : value) {
+            if (const auto* inner = findSecretKey(item)) return inner;
+        }
+    }
+    return nullptr;
+}
+
+// Text that is valid UTF-8: invalid sequences become U+FFFD, so what is stored,
+// hashed and mirrored is one and the same string.
+std::string validUtf8(const std::string& text) {
+    const auto quoted = json(text).dump(-1, ' ', false, json::error_handler_t::replace);
+    return json::parse(quoted).get<std::string>();
+}
+
+// Details with every string (keys included) made valid UTF-8.
+json sanitize(const json& value) {
+    if (value.is_string()) return validUtf8(value.get_ref<const std::string&>());
+    if (value.is_array()) {
+        json out = json::array();
+        for (const auto& item : value) out.push_back(sanitize(item));
+        return out;
+    }
+    if (value.is_object()) {
+        json out = json::object();
+        for (auto it = value.begin(); it != value.end(); ++it) {
+            out[validUtf8(it.key())] = sanitize(it.value());
+        }
+        return out;
+    }
+    return value;
+}
+
+std::int64_t nowMicros() {
+    using namespace std::chrono;
+    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// "2026-11-25T18:20:06.123456Z"
+std::string formatMicros(std::int64_t micros) {
+    using namespace std::chrono;
+    const sys_time<microseconds> t{microseconds{micros}};
+    const auto day = floor<days>(t);
+    const year_month_day ymd{day};
+    const hh_mm_ss hms{t - day};
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
+                  static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                  static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
+                  static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()),
+                  static_cast<long long>(hms.subseconds().count()));
+    return buf;
+}
+
+// The object that is hashed: every field of the row but its own hash.
+json canonicalObject(const AuditRecord& r) {
+    return json{{"id", r.id},
+                {"ts", formatMicros(r.tsMicros)},
+                {"type", r.event.type},
+                {"actor", r.event.actor},
+                {"source", r.event.source},
+                {"details", r.event.details},
+                {"prev_hash", r.prevHash}};
+}
+
+std::string computeHash(const AuditRecord& r) {
+    return sha256Hex(canonicalJson(canonicalObject(r)));
+}
+
+// Writes all of `data` with as few write() calls as the kernel allows (one,
+// normally: O_APPEND keeps concurrent writers' lines whole).
+bool writeAll(int fd, std::string_view data) {
+    while (!data.empty()) {
+        const ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return false;
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+void appendToFile(const StateDir& dir, const std::string& line) {
+    const auto file = dir.auditLog();
+    constexpr int kFlags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    UniqueFd fd(::open(file.c_str(), kFlags));
+    if (!fd && errno == ENOENT) {
+        UniqueFd created(::open(file.c_str(), kFlags | O_CREAT | O_EXCL, 0600));
+        if (created) {
+            // A new file takes the state directory's owner, so that every
+            // program (root CLI, PAM module, service user) can append.
+            (void)dir.adopt(file, 0600);
+            writeAll(created.get(), line);
+            return;
+        }
+        fd = UniqueFd(::open(file.c_str(), kFlags));  // lost a creation race
+    }
+    if (fd) writeAll(fd.get(), line);
+}
+
+// RFC 3164 over the local syslog socket, without openlog()'s process-wide state.
+void sendToSyslog(const std::string& jsonLine) {
+    struct sockaddr_un addr {};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, kSyslogSocket, sizeof addr.sun_path - 1);
+    struct stat st {};
+    if (::stat(kSyslogSocket, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
+
+    static constexpr std::array<const char*, 12> kMonths = {
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    const std::time_t now = std::time(nullptr);
+    struct tm local {};
+    ::localtime_r(&now, &local);
+    char stamp[32];  // "Mmm dd hh:mm:ss", the day space-padded (locale-independent)
+    std::snprintf(stamp, sizeof stamp, "%s %2d %02d:%02d:%02d",
+                  kMonths[static_cast<std::size_t>(local.tm_mon) % 12], local.tm_mday,
+                  local.tm_hour, local.tm_min, local.tm_sec);
+    const std::string message = "<" + std::to_string(LOG_AUTHPRIV | LOG_INFO) + ">" + stamp + " " +
+                                kSyslogIdent + "[" + std::to_string(::getpid()) + "]: " + jsonLine;
+
+    const auto* sa = reinterpret_cast<const struct sockaddr*>(&addr);
+    UniqueFd dgram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!dgram) return;
+    if (::sendto(dgram.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL, sa,
+                 sizeof addr) >= 0) {
+        return;
+    }
+    if (errno != EPROTOTYPE) return;  // full or too large: the DB row is the record
+    // A stream-mode /dev/log (as glibc's syslog() also handles): NUL-terminated.
+    UniqueFd stream(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!stream || ::connect(stream.get(), sa, sizeof addr) != 0) return;
+    (void)::send(stream.get(), message.c_str(), message.size() + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+AuditRecord readRecord(const Statement& st) {
+    AuditRecord r;
+    r.id = st.int64(0);
+    r.tsMicros = st.int64(1);
+    r.event.type = st.text(2);
+    r.event.actor = st.text(3);
+    r.event.source = st.text(4);
+    const auto details = st.text(5);
+    r.event.details = json::parse(details, nullptr, /*allow_exceptions=*/false);
+    // An unreadable details column (an edited row) is kept as its raw text.
+    if (r.event.details.is_discarded()) r.event.details = validUtf8(details);
+    r.prevHash = st.text(6);
+    r.hash = st.text(7);
+    return r;
+}
+
+constexpr const char* kSelectColumns =
+    "SELECT id, ts_us, type, actor, source, details, prev_hash, hash FROM audit_events";
+
+// A read-only snapshot for the duration of a multi-statement read (WAL: does
+// not block writers). Rolled back on scope exit.
+class ReadSnapshot {
+  public:
+    explicit ReadSnapshot(Database& db) : db_(db) { db_.exec("BEGIN DEFERRED"); }
+    ~ReadSnapshot() { sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr); }
+    ReadSnapshot(const ReadSnapshot&) = delete;
+    ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+
+  private:
+    Database& db_;
+};
+
+std::string range(std::int64_t first, std::int64_t last) {
+    return first == last ? "event " + std::to_string(first)
+                         : "events " + std::to_string(first) + "-" + std::to_string(last);
+}
+
+}  // namespace
+
+std::string canonicalJson(const nlohmann::json& value) {
+    // nlohmann::json keeps object keys sorted (std::map); no indent means no
+    // insignificant whitespace; invalid UTF-8 is replaced, never thrown.
+    return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+nlohmann::json AuditRecord::toJson() const {
+    auto object = canonicalObject(*this);
+    object["hash"] = hash;
+    return object;
+}
+
+AuditLog::AuditLog(Database& db, const StateDir* mirrorDir, bool syslog)
+    : db_(db), mirrorDir_(mirrorDir), syslog_(syslog) {}
+
+std::int64_t AuditLog::record(Transaction& tx, const AuditEvent& event) {
+    // `{}` in an aggregate initializer makes a null json: take it as no details.
+    const json& details = event.details.is_null() ? kNoDetails : event.details;
+    if (!details.is_object()) {
+        throw std::invalid_argument("audit event " + event.type +
+                                    ": details must be a JSON object");
+    }
+    if (const auto* key = findSecretKey(details)) {
+        throw std::invalid_argument("audit event " + event.type + ": details carry a key named \"" +
+                                    *key + "\"; secrets never go into the audit chain");
+    }
+    if (event.type.empty()) throw std::invalid_argument("audit event without a type");
+
+    AuditRecord r;
+    r.tsMicros = nowMicros();
+    r.event.type = validUtf8(event.type);
+    r.event.actor = validUtf8(event.actor);
+    r.event.source = validUtf8(event.source);
+    r.event.details = sanitize(details);
+    {
+        auto last = db_.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
+        if (last.step()) {
+            r.id = last.int64(0) + 1;
+            r.prevHash = last.text(1);
+        } else {
+            r.id = 1;
+            r.prevHash = kGenesisHash;
+        }
+    }
+    r.hash = computeHash(r);
+
+    db_.prepare(
+           "INSERT INTO audit_events (id, ts_us, type, actor, source, details, prev_hash, hash) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        .bind(1, r.id)
+        .bind(2, r.tsMicros)
+        .bind(3, r.event.type)
+        .bind(4, r.event.actor)
+        .bind(5, r.event.source)
+        .bind(6, canonicalJson(r.event.details))
+        .bind(7, r.prevHash)
+        .bind(8, r.hash)
+        .run();
+
+    if (mirrorDir_ || syslog_) {
+        auto line = canonicalJson(r.toJson());
+        tx.onCommit([dir = mirrorDir_, toSyslog = syslog_, line = std::move(line)]() noexcept {
+            // Mirrors never fail the event: the committed row is the record.
+            try {
+                if (dir) appendToFile(*dir, line + "\n");
+                if (toSyslog) sendToSyslog(line);
+            } catch (...) {
+            }
+        });
+    }
+    return r.id;
+}
+
+std::int64_t AuditLog::record(const AuditEvent& event) {
+    Transaction tx(db_);
+    const auto id = record(tx, event);
+    tx.commit();
+    return id;
+}
+
+std::vector<AuditRecord> AuditLog::list(const AuditFilter& filter) {
+    std::string sql = std::string(kSelectColumns) + " WHERE 1";
+    std::optional<std::int64_t> sinceUs;
+    if (filter.since) {
+        sinceUs =
+            std::chrono::duration_cast<std::chrono::microseconds>(filter.since->time_since_epoch())
+                .count();
+        sql += " AND ts_us >= ?1";
+    }
+    std::optional<std::string> typeExact, typePrefix;
+    if (filter.type) {
+        const auto& t = *filter.type;
+        if (!t.empty() && t.back() == '*') {
+            typePrefix = t.substr(0, t.size() - 1);
+        } else if (!t.empty() && t.back() == '.') {
+            typePrefix = t;
+        } else {
+            typeExact = t;
+        }
+        sql += typePrefix ? " AND substr(type, 1, length(?2)) = ?2" : " AND type = ?2";
+    }
+    if (filter.user) {
+        sql +=
+            " AND (actor = ?3 OR CASE WHEN json_valid(details) "
+            "THEN json_extract(details, '$.account') END = ?3)";
+    }
+    if (filter.afterId) sql += " AND id > ?4";
+    sql += " ORDER BY id DESC LIMIT ?5";
+
+    auto st = db_.prepare(sql);
+    if (sinceUs) st.bind(1, *sinceUs);
+    if (typePrefix) st.bind(2, *typePrefix);
+    if (typeExact) st.bind(2, *typeExact);
+    if (filter.user) st.bind(3, *filter.user);
+    if (filter.afterId) st.bind(4, *filter.afterId);
+    st.bind(5, static_cast<std::int64_t>(filter.limit > 0 ? filter.limit : -1));
+
+    std::vector<AuditRecord> out;
+    while (st.step()) out.push_back(readRecord(st));
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+AuditVerifyReport AuditLog::verify() {
+    AuditVerifyReport report;
+    std::set<std::int64_t> flagged;  // ids already reported (keeps the report readable)
+    auto problem = [&](std::int64_t id, const std::string& text) {
+        flagged.insert(id);
+        report.problems.push_back(text);
+    };
+
+    {
+        ReadSnapshot snapshot(db_);
+        auto ownerOfHash =
+            db_.prepare("SELECT id FROM audit_events WHERE hash = ? ORDER BY id LIMIT 1");
+        auto ownerOfPrev =
+            db_.prepare("SELECT id FROM audit_events WHERE prev_hash = ? ORDER BY id LIMIT 1");
+        auto lookup = [](Statement& st, const std::string& hash) -> std::optional<std::int64_t> {
+            st.reset();
+            st.bind(1, hash);
+            std::optional<std::int64_t> id;
+            if (st.step()) id = st.int64(0);
+            st.reset();
+            return id;
+        };
+
+        auto rows = db_.prepare(std::string(kSelectColumns) + " ORDER BY id");
+        std::int64_t prevId = 0;
+        std::string prevHash = kGenesisHash;
+        while (rows.step()) {
+            AuditRecord r = readRecord(rows);
+            ++report.checked;
+            const auto id = std::to_string(r.id);
+
+            // The row's own content.
+            if (!r.event.details.is_object()) {
+                problem(r.id, "event " + id + ": details are not a JSON object (row edited)");
+            } else if (computeHash(r) != r.hash) {
+                // Is it another event's genuine content moved here?
+                bool moved = false;
+                std::vector<std::int64_t> candidates;
+                if (auto before = lookup(ownerOfHash, r.prevHash))
+                    candidates.push_back(*before + 1);
+                if (auto after = lookup(ownerOfPrev, r.hash)) candidates.push_back(*after - 1);
+                for (const auto candidate : candidates) {
+                    if (candidate == r.id) continue;
+                    AuditRecord elsewhere = r;
+                    elsewhere.id = candidate;
+                    if (computeHash(elsewhere) == r.hash) {
+                        problem(r.id, "event " + id + ": holds the contents of event " +
+                                          std::to_string(candidate) + " (rows reordered)");
+                        moved = true;
+                        break;
+                    }
+                }
+                if (!moved) problem(r.id, "event " + id + ": hash mismatch (row edited)");
+            }
+
+            // Its link to the row before.
+            if (r.id != prevId + 1) {
+                problem(prevId + 1, range(prevId + 1, r.id - 1) + ": missing (rows deleted)");
+                for (auto missing = prevId + 1; missing < r.id; ++missing) flagged.insert(missing);
+            }
+            if (r.prevHash != prevHash) {
+                const auto follows = lookup(ownerOfHash, r.prevHash);
+                if (follows && *follows != prevId) {
+                    problem(r.id, "event " + id + ": chained after event " +
+                                      std::to_string(*follows) + ", not after event " +
+                                      std::to_string(prevId) + " (rows reordered)");
+                } else if (r.id == prevId + 1) {
+                    problem(r.id, "event " + id + ": previous hash does not match " +
+                                      (prevId == 0 ? std::string("the start of the chain")
+                                                   : "event " + std::to_string(prevId)) +
+                                      " (a row before it was deleted or edited)");
+                }
+            }
+            prevId = r.id;
+            prevHash = r.hash;
+        }
+    }
+
+    // The mirror is the anchor the table cannot be for itself: a line in
+    // audit.log is a committed event, so a row it names must still be there,
+    // unchanged (this is what finds a deleted or replaced last row). Read
+    // line by line after the walk: any line read was committed before.
+    if (mirrorDir_) {
+        std::ifstream in(mirrorDir_->auditLog());
+        auto byId = db_.prepare("SELECT hash FROM audit_events WHERE id = ?");
+        std::string line;
+        while (std::getline(in, line)) {
+            const auto entry = json::parse(line, nullptr, false);
+            // A torn or foreign line (disk full, an operator's edit) proves nothing.
+            if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() ||
+                !entry.contains("hash") || !entry["hash"].is_string()) {
+                continue;
+            }
+            const auto eventId = entry["id"].get<std::int64_t>();
+            if (flagged.count(eventId)) continue;
+            byId.reset();
+            byId.bind(1, eventId);
+            const auto id = std::to_string(eventId);
+            if (!byId.step()) {
+                problem(eventId, "event " + id +
+                                     ": in audit.log but missing from the database (row deleted)");
+            } else if (byId.text(0) != entry["hash"].get<std::string>()) {
+                problem(eventId, "event " + id +
+                                     ": differs from its audit.log line (row replaced or edited)");
+            }
+        }
+    }
+    return report;
+}
+
+}  // namespace portcullis::db

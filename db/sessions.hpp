@@ -1,0 +1,47 @@
+#pragma once
+// Sessions: one row per relayed connection (SPEC §6/§7): who, as whom, where,
+// under which grant, from where, when, how it ended and how many bytes passed.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "common/time_format.hpp"
+#include "db/database.hpp"
+
+namespace portcullis::db {
+
+struct SessionStart {
+    std::string id;  // random, 32 hex digits
+    std::string account;
+    std::string login;
+    std::string target;
+    std::optional<std::int64_t> grantId;
+    std::string source;
+    std::string gateway;  // which gateway process ("host:pid")
+    TimePoint startedAt{};
+};
+
+struct SessionEnd {
+    std::string status = "closed";  // closed, expired, killed, idle, revoked, aborted, failed
+    std::string reason;
+    std::int64_t bytesIn = 0;   // client -> target
+    std::int64_t bytesOut = 0;  // target -> client
+    TimePoint endedAt{};
+};
+
+class Sessions {
+public:
+    explicit Sessions(Database& db) : db_(db) {}
+
+    void insert(const SessionStart& start);
+    // Only an active session is finished; returns false if it was not active.
+    bool finish(const std::string& id, const SessionEnd& end);
+    // Marks every session still active for this gateway as aborted (start-up
+    // after a crash); returns how many.
+    int abortActive(const std::string& gateway, TimePoint now);
+
+private:
+    Database& db_;
+};
+
+}  // namespace portcullis::db
