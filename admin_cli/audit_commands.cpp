@@ -29,7 +29,9 @@ TimePoint eventTime(const db::AuditRecord& r) {
 }
 
 // The same object audit.log and syslog carry ("ts" in ISO 8601 UTC with microseconds).
-json recordJson(const db::AuditRecord& r) { return r.toJson(); }
+json recordJson(const db::AuditRecord& r) {
+    return r.toJson();
+}
 
 std::string detailsText(const db::AuditRecord& r) {
     return r.event.details.dump(-1, ' ', false, json::error_handler_t::replace);

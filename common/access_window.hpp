@@ -19,16 +19,16 @@
 namespace portcullis {
 
 class AccessWindow {
-public:
-    static Result<AccessWindow> parse(std::string_view spec,
-                                      const std::filesystem::path& zoneinfo = "/usr/share/zoneinfo");
+  public:
+    static Result<AccessWindow> parse(
+        std::string_view spec, const std::filesystem::path& zoneinfo = "/usr/share/zoneinfo");
 
     bool contains(TimePoint t) const;
     // Canonical text, parseable again: "Mon-Fri 08:00-18:00 UTC"; always days,
     // hours and zone ("Sat,Sun 00:00-24:00 UTC", "Mon-Sun 08:00-18:00 UTC").
     std::string toString() const;
 
-private:
+  private:
     std::bitset<7> days_;  // bit 0 = Monday ... bit 6 = Sunday
     int startMinute_ = 0;  // minutes after local midnight
     int endMinute_ = 24 * 60;

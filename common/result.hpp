@@ -12,11 +12,13 @@ struct Error {
     std::string message;
 };
 
-inline Error makeError(std::string message) { return Error{std::move(message)}; }
+inline Error makeError(std::string message) {
+    return Error{std::move(message)};
+}
 
 template <class T>
 class [[nodiscard]] Result {
-public:
+  public:
     Result(T value) : v_(std::move(value)) {}
     Result(Error error) : v_(std::move(error)) {}
 
@@ -31,13 +33,13 @@ public:
     const T& operator*() const& { return value(); }
     const std::string& error() const { return std::get<1>(v_).message; }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
-public:
+  public:
     Result() = default;
     Result(Error error) : error_(std::move(error.message)), ok_(false) {}
 
@@ -45,7 +47,7 @@ public:
     explicit operator bool() const { return ok_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     std::string error_;
     bool ok_ = true;
 };

@@ -9,15 +9,16 @@
 namespace portcullis {
 
 class SecretBytes {
-public:
+  public:
     SecretBytes() = default;
     explicit SecretBytes(std::size_t size) : bytes_(size) {}
     SecretBytes(const std::uint8_t* data, std::size_t size) : bytes_(data, data + size) {}
-    explicit SecretBytes(std::string_view text)
-        : bytes_(text.begin(), text.end()) {}
+    explicit SecretBytes(std::string_view text) : bytes_(text.begin(), text.end()) {}
     ~SecretBytes() { clear(); }
 
-    SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) { other.bytes_.clear(); }
+    SecretBytes(SecretBytes&& other) noexcept : bytes_(std::move(other.bytes_)) {
+        other.bytes_.clear();
+    }
     SecretBytes& operator=(SecretBytes&& other) noexcept;
     SecretBytes(const SecretBytes&) = delete;
     SecretBytes& operator=(const SecretBytes&) = delete;
@@ -32,7 +33,7 @@ public:
     // Wipes and empties the buffer.
     void clear();
 
-private:
+  private:
     std::vector<std::uint8_t> bytes_;
 };
 

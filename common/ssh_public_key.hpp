@@ -14,10 +14,10 @@
 namespace portcullis {
 
 struct SshPublicKey {
-    std::string type;               // "ssh-ed25519"
-    std::vector<std::uint8_t> blob; // the wire-format key blob
+    std::string type;                // "ssh-ed25519"
+    std::vector<std::uint8_t> blob;  // the wire-format key blob
     std::string comment;
-    int bits = 0;                   // 256 for ed25519, modulus size for RSA, curve size for ECDSA
+    int bits = 0;  // 256 for ed25519, modulus size for RSA, curve size for ECDSA
 
     static Result<SshPublicKey> parseLine(std::string_view line);
     static Result<SshPublicKey> fromBlob(std::string_view blob);

@@ -16,7 +16,7 @@
 namespace portcullis {
 
 class TimeZone {
-public:
+  public:
     static TimeZone utc();
     // name: "UTC", "Europe/Paris", ... Names with "..", absolute paths or
     // characters outside [A-Za-z0-9_+-/] are refused. "UTC" is built in (no file
@@ -34,7 +34,7 @@ public:
 
     struct Rules;  // parsed zone data, shared between copies
 
-private:
+  private:
     std::string name_;
     std::shared_ptr<const Rules> rules_;
 };

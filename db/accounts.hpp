@@ -22,8 +22,8 @@ struct Account {
     std::string email;
     bool enabled = true;
     TimePoint createdAt{};
-    int failures = 0;                       // consecutive failed codes
-    std::optional<TimePoint> lockedUntil;   // set while locked out
+    int failures = 0;                      // consecutive failed codes
+    std::optional<TimePoint> lockedUntil;  // set while locked out
     bool totpEnrolled = false;
     int recoveryCodesLeft = 0;
     std::vector<std::string> groups;
@@ -51,7 +51,7 @@ inline constexpr int kRecoveryCodeCount = 10;
 // All methods run their own transaction; failures that come from the operator
 // (unknown name, duplicate) are returned as errors with what to do next.
 class Accounts {
-public:
+  public:
     explicit Accounts(Database& db) : db_(db) {}
 
     Result<Account> add(const std::string& name, const std::string& fullName,
@@ -74,7 +74,7 @@ public:
                                   const TotpParams& params = {});
     Result<void> resetTotp(const std::string& name);  // removes secret and recovery codes
 
-private:
+  private:
     Database& db_;
 };
 

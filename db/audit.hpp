@@ -28,9 +28,9 @@ namespace portcullis::db {
 class StateDir;
 
 struct AuditEvent {
-    std::string type;       // "admin.user.add"
-    std::string actor;      // operator (CLI), account (gateway/PAM), or "portcullisd"
-    std::string source;     // client address where there is one
+    std::string type;    // "admin.user.add"
+    std::string actor;   // operator (CLI), account (gateway/PAM), or "portcullisd"
+    std::string source;  // client address where there is one
     nlohmann::json details = nlohmann::json::object();
 };
 
@@ -45,10 +45,10 @@ struct AuditRecord {
 
 struct AuditFilter {
     std::optional<TimePoint> since;
-    std::optional<std::string> type;   // exact, or a prefix ending in '.' or '*' ("session.*")
-    std::optional<std::string> user;   // actor or details.account
+    std::optional<std::string> type;  // exact, or a prefix ending in '.' or '*' ("session.*")
+    std::optional<std::string> user;  // actor or details.account
     std::optional<std::int64_t> afterId;
-    int limit = 100;                   // newest `limit` events, returned oldest first
+    int limit = 100;  // newest `limit` events, returned oldest first
 };
 
 struct AuditVerifyReport {
@@ -61,7 +61,7 @@ struct AuditVerifyReport {
 std::string canonicalJson(const nlohmann::json& value);
 
 class AuditLog {
-public:
+  public:
     // mirrorDir: the state directory whose audit.log receives JSON lines;
     // syslog: also send each line to syslog (off in unit tests).
     AuditLog(Database& db, const StateDir* mirrorDir, bool syslog = true);
@@ -74,7 +74,7 @@ public:
     std::vector<AuditRecord> list(const AuditFilter& filter);
     AuditVerifyReport verify();
 
-private:
+  private:
     Database& db_;
     const StateDir* mirrorDir_;
     bool syslog_;

@@ -24,13 +24,12 @@ Result<Database> Database::openFile(const std::filesystem::path& file, const Ope
                          " (run `portcullis init` first, or pass --state-dir)");
     }
     sqlite3* raw = nullptr;
-    const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                      (options.create ? SQLITE_OPEN_CREATE : 0);
+    const int flags =
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (options.create ? SQLITE_OPEN_CREATE : 0);
     const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
     SqlitePtr handle(raw);
     if (rc != SQLITE_OK) {
-        return makeError("cannot open database " + file.string() + ": " +
-                         sqliteMessage(raw, rc));
+        return makeError("cannot open database " + file.string() + ": " + sqliteMessage(raw, rc));
     }
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, static_cast<int>(options.busyTimeout.count()));
@@ -73,8 +72,8 @@ Result<Database> Database::open(const StateDir& dir, const OpenOptions& options)
 
 Statement Database::prepare(std::string_view sql) {
     sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw,
-                                      nullptr);
+    const int rc =
+        sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
     StmtPtr stmt(raw);
     if (rc != SQLITE_OK) {
         throw Error(std::string("database: ") + sqlite3_errmsg(db_.get()));
@@ -94,8 +93,12 @@ void Database::exec(std::string_view sql) {
     }
 }
 
-std::int64_t Database::lastInsertId() const { return sqlite3_last_insert_rowid(db_.get()); }
-int Database::changes() const { return sqlite3_changes(db_.get()); }
+std::int64_t Database::lastInsertId() const {
+    return sqlite3_last_insert_rowid(db_.get());
+}
+int Database::changes() const {
+    return sqlite3_changes(db_.get());
+}
 
 int Database::schemaVersion() {
     auto st = prepare("PRAGMA user_version");

@@ -30,7 +30,7 @@ struct OpenOptions {
 class Transaction;
 
 class Database {
-public:
+  public:
     static Result<Database> open(const StateDir& dir, const OpenOptions& options = {});
     // For tests and tools: a file path, created if options.create.
     static Result<Database> openFile(const std::filesystem::path& file,
@@ -46,7 +46,7 @@ public:
     int schemaVersion();
     sqlite3* handle() const { return db_.get(); }
 
-private:
+  private:
     friend class Transaction;
     explicit Database(SqlitePtr db) : db_(std::move(db)) {}
     SqlitePtr db_;
@@ -61,7 +61,7 @@ private:
 // inside it: its commit releases the savepoint and hands its hooks to the
 // outer transaction, so a change and its audit event commit together.
 class Transaction {
-public:
+  public:
     explicit Transaction(Database& db);
     ~Transaction();
     Transaction(const Transaction&) = delete;
@@ -71,7 +71,7 @@ public:
     void onCommit(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
     Database& db() { return db_; }
 
-private:
+  private:
     void finish();
     Database& db_;
     Transaction* outer_;

@@ -28,13 +28,13 @@ inline constexpr Seconds kDefaultIdleTimeout{15 * 60};
 
 struct Grant {
     std::int64_t id = 0;
-    std::string subject;                 // "alice" or "@oncall"
-    std::string targetPattern;           // "cosigner-1" or "cosigner-*"
-    std::vector<std::string> logins;     // empty: the target's default login
+    std::string subject;              // "alice" or "@oncall"
+    std::string targetPattern;        // "cosigner-1" or "cosigner-*"
+    std::vector<std::string> logins;  // empty: the target's default login
     std::set<Channel> channels{Channel::shell, Channel::exec};
     Seconds maxSession = kDefaultMaxSession;
     Seconds idleTimeout = kDefaultIdleTimeout;
-    std::optional<std::string> window;   // AccessWindow spec, canonical form
+    std::optional<std::string> window;  // AccessWindow spec, canonical form
     std::optional<TimePoint> expiresAt;
     std::string reason;
     std::string createdBy;
@@ -50,7 +50,7 @@ struct GrantFilter {
 };
 
 class Grants {
-public:
+  public:
     explicit Grants(Database& db) : db_(db) {}
 
     // Validates subject (account or group exists), pattern, window; returns the new grant.
@@ -59,7 +59,7 @@ public:
     std::vector<Grant> list(const GrantFilter& filter = {});
     Result<Grant> revoke(std::int64_t id, const std::string& by, TimePoint now);
 
-private:
+  private:
     Database& db_;
 };
 

@@ -16,7 +16,7 @@ struct Group {
 };
 
 class Groups {
-public:
+  public:
     explicit Groups(Database& db) : db_(db) {}
 
     Result<Group> add(const std::string& name, TimePoint now);
@@ -27,7 +27,7 @@ public:
     std::vector<std::string> groupsOf(const std::string& account);
     bool isMember(const std::string& group, const std::string& account);
 
-private:
+  private:
     Database& db_;
 };
 

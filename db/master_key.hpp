@@ -16,7 +16,7 @@ namespace portcullis::db {
 class StateDir;
 
 class MasterKey {
-public:
+  public:
     static constexpr std::size_t kSize = 32;
 
     // Reads master.key: refuses a missing, unreadable, wrong-sized or
@@ -33,7 +33,7 @@ public:
     // blob, or another owner's blob.
     Result<SecretBytes> open(std::string_view sealed, std::string_view associatedData) const;
 
-private:
+  private:
     explicit MasterKey(SecretBytes key) : key_(std::move(key)) {}
     SecretBytes key_;
 };

@@ -18,19 +18,19 @@ namespace portcullis::db {
 
 struct GuardConfig {
     TotpParams totp;
-    int maxFailures = 5;                     // consecutive, then locked
+    int maxFailures = 5;  // consecutive, then locked
     Seconds lockout{15 * 60};
-    int maxSourceFailures = 20;              // per source address within sourceWindow
+    int maxSourceFailures = 20;  // per source address within sourceWindow
     Seconds sourceWindow{15 * 60};
 };
 
 enum class OtpResult {
     acceptedTotp,
     acceptedRecovery,
-    badCode,        // wrong, malformed or empty
-    replayed,       // a valid code for a step already used
-    locked,         // account locked out (now or by this failure)
-    throttled,      // too many failures from this source
+    badCode,    // wrong, malformed or empty
+    replayed,   // a valid code for a step already used
+    locked,     // account locked out (now or by this failure)
+    throttled,  // too many failures from this source
     notEnrolled,
     disabled,
     unknownAccount,
@@ -46,7 +46,7 @@ struct OtpVerdict {
 };
 
 class OtpGuard {
-public:
+  public:
     OtpGuard(Database& db, const MasterKey& key, AuditLog& audit, GuardConfig config = {})
         : db_(db), key_(key), audit_(audit), config_(config) {}
 
@@ -56,7 +56,7 @@ public:
     OtpVerdict verify(std::string_view account, std::string_view code, std::string_view source,
                       TimePoint now);
 
-private:
+  private:
     Database& db_;
     const MasterKey& key_;
     AuditLog& audit_;

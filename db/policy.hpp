@@ -16,7 +16,7 @@ namespace portcullis::db {
 
 struct AccessRequest {
     std::string account;
-    std::string login;   // empty: the target's default login
+    std::string login;  // empty: the target's default login
     std::string target;
     Channel channel = Channel::shell;
     TimePoint at{};
@@ -30,35 +30,36 @@ struct LimitCeiling {
 
 struct Decision {
     bool allowed = false;
-    std::optional<std::int64_t> grantId;   // the grant used (allowed only)
-    std::string login;                     // resolved login (default applied)
-    Seconds maxSession{0};                 // most generous among matching grants, capped
+    std::optional<std::int64_t> grantId;  // the grant used (allowed only)
+    std::string login;                    // resolved login (default applied)
+    Seconds maxSession{0};                // most generous among matching grants, capped
     Seconds idleTimeout{0};
     // Forced end from expiry: the latest expiresAt among the matching grants
     // (the session may run while any of them lasts); none if one never expires.
     std::optional<TimePoint> endsBy;
-    std::vector<std::string> reasons;      // denial: every reason, one line each
+    std::vector<std::string> reasons;  // denial: every reason, one line each
 };
 
 // Everything a decision needs, loaded once; evaluate() is pure (unit-testable).
 struct PolicyInputs {
-    std::optional<Account> account;        // nullopt: unknown account
-    std::optional<Target> target;          // nullopt: unknown target
+    std::optional<Account> account;  // nullopt: unknown account
+    std::optional<Target> target;    // nullopt: unknown target
     std::vector<std::string> accountGroups;
-    std::vector<Grant> grants;             // candidate grants (not revoked)
+    std::vector<Grant> grants;  // candidate grants (not revoked)
 };
 
 Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
                   const LimitCeiling& ceiling = {});
 
 class Policy {
-public:
+  public:
     explicit Policy(Database& db) : db_(db) {}
     Decision decide(const AccessRequest& request, const LimitCeiling& ceiling = {});
     // Targets the account may reach now with some login over `channel` (the gateway's menu).
-    std::vector<std::string> reachableTargets(const std::string& account, Channel channel, TimePoint at);
+    std::vector<std::string> reachableTargets(const std::string& account, Channel channel,
+                                              TimePoint at);
 
-private:
+  private:
     Database& db_;
 };
 

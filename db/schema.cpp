@@ -149,7 +149,9 @@ CREATE INDEX audit_by_type ON audit_events(type);
 
 }  // namespace
 
-int currentSchemaVersion() { return static_cast<int>(kMigrations.size()); }
+int currentSchemaVersion() {
+    return static_cast<int>(kMigrations.size());
+}
 
 Result<void> migrate(Database& db) {
     auto pragmaInt = [&](const char* sql) {

@@ -2,12 +2,15 @@
 
 namespace portcullis::db {
 namespace {
-std::int64_t toUnix(TimePoint t) { return t.time_since_epoch().count(); }
+std::int64_t toUnix(TimePoint t) {
+    return t.time_since_epoch().count();
+}
 }  // namespace
 
 void Sessions::insert(const SessionStart& s) {
     auto st = db_.prepare(
-        "INSERT INTO sessions (id, account, login, target, grant_id, source, gateway, started_at, status) "
+        "INSERT INTO sessions (id, account, login, target, grant_id, source, gateway, started_at, "
+        "status) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'active')");
     st.bind(1, s.id).bind(2, s.account).bind(3, s.login).bind(4, s.target).bind(5, s.grantId);
     st.bind(6, s.source).bind(7, s.gateway).bind(8, toUnix(s.startedAt));

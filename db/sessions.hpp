@@ -30,7 +30,7 @@ struct SessionEnd {
 };
 
 class Sessions {
-public:
+  public:
     explicit Sessions(Database& db) : db_(db) {}
 
     void insert(const SessionStart& start);
@@ -40,7 +40,7 @@ public:
     // after a crash); returns how many.
     int abortActive(const std::string& gateway, TimePoint now);
 
-private:
+  private:
     Database& db_;
 };
 

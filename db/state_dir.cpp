@@ -11,12 +11,14 @@ namespace portcullis::db {
 namespace fs = std::filesystem;
 namespace {
 
-std::string errnoText() { return std::strerror(errno); }
+std::string errnoText() {
+    return std::strerror(errno);
+}
 
 Result<void> makeDir(const fs::path& dir, mode_t mode) {
     if (::mkdir(dir.c_str(), mode) == 0) return {};
     if (errno == EEXIST) {
-        struct stat st{};
+        struct stat st {};
         if (::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return {};
         return makeError(dir.string() + " exists and is not a directory");
     }
@@ -51,7 +53,7 @@ Result<void> StateDir::create() const {
 }
 
 Result<void> StateDir::checkPermissions() const {
-    struct stat st{};
+    struct stat st {};
     if (::stat(root_.c_str(), &st) != 0) {
         return makeError("state directory " + root_.string() + ": " + errnoText() +
                          " (run `portcullis init`, or pass --state-dir)");
@@ -73,13 +75,13 @@ Result<void> StateDir::checkPermissions() const {
 }
 
 Result<void> StateDir::adopt(const fs::path& file, mode_t mode) const {
-    struct stat dir{};
+    struct stat dir {};
     if (::stat(root_.c_str(), &dir) != 0) {
         return makeError("state directory " + root_.string() + ": " + errnoText());
     }
     if (::geteuid() == 0 && ::chown(file.c_str(), dir.st_uid, dir.st_gid) != 0) {
-        return makeError("cannot give " + file.string() + " to the state directory's owner: " +
-                         errnoText());
+        return makeError("cannot give " + file.string() +
+                         " to the state directory's owner: " + errnoText());
     }
     if (::chmod(file.c_str(), mode) != 0) {
         return makeError("cannot set the mode of " + file.string() + ": " + errnoText());

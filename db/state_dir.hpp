@@ -16,7 +16,7 @@ inline constexpr const char* kDefaultStateDir = "/var/lib/portcullis";
 inline constexpr const char* kStateDirEnv = "PORTCULLIS_STATE_DIR";
 
 class StateDir {
-public:
+  public:
     explicit StateDir(std::filesystem::path root) : root_(std::move(root)) {}
     // --state-dir flag, else $PORTCULLIS_STATE_DIR, else /var/lib/portcullis.
     static StateDir resolve(const std::optional<std::string>& flag);
@@ -43,7 +43,7 @@ public:
     // (when running as root) and the given mode. Call on every new file.
     Result<void> adopt(const std::filesystem::path& file, mode_t mode) const;
 
-private:
+  private:
     std::filesystem::path root_;
 };
 

@@ -19,8 +19,8 @@ Statement& Statement::bind(int index, std::int64_t value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    if (int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(),
-                                     SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (int rc = sqlite3_bind_text64(stmt_.get(), index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                     SQLITE_UTF8);
         rc != SQLITE_OK) {
         fail(db_, rc);
     }
@@ -60,18 +60,22 @@ bool Statement::isNull(int col) const {
     return sqlite3_column_type(stmt_.get(), col) == SQLITE_NULL;
 }
 
-std::int64_t Statement::int64(int col) const { return sqlite3_column_int64(stmt_.get(), col); }
+std::int64_t Statement::int64(int col) const {
+    return sqlite3_column_int64(stmt_.get(), col);
+}
 
 std::string Statement::text(int col) const {
     const auto* p = sqlite3_column_text(stmt_.get(), col);
     const int n = sqlite3_column_bytes(stmt_.get(), col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string();
 }
 
 std::string Statement::blob(int col) const {
     const auto* p = sqlite3_column_blob(stmt_.get(), col);
     const int n = sqlite3_column_bytes(stmt_.get(), col);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string();
 }
 
 std::optional<std::int64_t> Statement::optInt64(int col) const {

@@ -13,7 +13,7 @@
 namespace portcullis::db {
 
 class Statement {
-public:
+  public:
     Statement(sqlite3* db, StmtPtr stmt) : db_(db), stmt_(std::move(stmt)) {}
 
     Statement& bind(int index, std::int64_t value);
@@ -21,7 +21,9 @@ public:
     Statement& bind(int index, bool value) { return bind(index, static_cast<std::int64_t>(value)); }
     Statement& bind(int index, std::string_view text);
     Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
-    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+    Statement& bind(int index, const std::string& text) {
+        return bind(index, std::string_view(text));
+    }
     Statement& bindBlob(int index, std::string_view bytes);
     Statement& bindNull(int index);
     template <class T>
@@ -33,7 +35,10 @@ public:
     // (a constraint violation throws db::ConstraintError).
     bool step();
     // Runs a statement that returns no rows.
-    void run() { while (step()) {} }
+    void run() {
+        while (step()) {
+        }
+    }
     void reset();
 
     bool isNull(int col) const;
@@ -43,7 +48,7 @@ public:
     std::optional<std::int64_t> optInt64(int col) const;
     std::optional<std::string> optText(int col) const;
 
-private:
+  private:
     sqlite3* db_;
     StmtPtr stmt_;
 };

@@ -22,7 +22,7 @@ struct Target {
 };
 
 class Targets {
-public:
+  public:
     explicit Targets(Database& db) : db_(db) {}
 
     Result<Target> add(const Target& target, TimePoint now);  // id/createdAt ignored
@@ -30,7 +30,7 @@ public:
     std::vector<Target> list();
     Result<void> remove(const std::string& name);
 
-private:
+  private:
     Database& db_;
 };
 

@@ -78,12 +78,9 @@ db::AuditEvent auditEvent(const Request& request, const Outcome& outcome) {
     event.actor = outcome.account.empty() ? request.pamUser : outcome.account;
     event.source = request.rhost;
     event.details = {
-        {"service", request.service},
-        {"pam_user", request.pamUser},
-        {"account", outcome.account},
-        {"rhost", request.rhost},
-        {"tty", request.tty},
-        {"result", outcome.success() ? "success" : "failure"},
+        {"service", request.service}, {"pam_user", request.pamUser},
+        {"account", outcome.account}, {"rhost", request.rhost},
+        {"tty", request.tty},         {"result", outcome.success() ? "success" : "failure"},
         {"reason", outcome.reason},
     };
     if (!outcome.method.empty()) event.details["method"] = outcome.method;
@@ -114,8 +111,8 @@ int authenticate(pam_handle_t* pamh, const ModuleOptions& options, const Log& lo
     const db::StateDir stateDir(options.stateDir);
     std::error_code ec;
     if (!std::filesystem::is_regular_file(stateDir.database(), ec)) {
-        log.write(LOG_ERR, "no Portcullis store at " + stateDir.database().string() +
-                               ": denying " + summary(request, {PAM_AUTH_ERR, "", "store_missing", ""}));
+        log.write(LOG_ERR, "no Portcullis store at " + stateDir.database().string() + ": denying " +
+                               summary(request, {PAM_AUTH_ERR, "", "store_missing", ""}));
         return PAM_AUTHINFO_UNAVAIL;
     }
     auto database = db::Database::open(stateDir);
@@ -213,8 +210,9 @@ int authenticate(pam_handle_t* pamh, const ModuleOptions& options, const Log& lo
         db::AuditLog audit(*database, &stateDir);
         audit.record(auditEvent(request, outcome));
     } catch (const std::exception& e) {
-        log.write(LOG_ERR, std::string("cannot write the audit event: ") + e.what() + ": denying " +
-                               summary(request, {PAM_AUTH_ERR, outcome.account, "audit_failed", ""}));
+        log.write(LOG_ERR,
+                  std::string("cannot write the audit event: ") + e.what() + ": denying " +
+                      summary(request, {PAM_AUTH_ERR, outcome.account, "audit_failed", ""}));
         return PAM_AUTH_ERR;
     }
     log.write(outcome.success() ? LOG_NOTICE : LOG_WARNING, summary(request, outcome));

@@ -19,18 +19,18 @@ inline constexpr std::size_t kMaxAnswer = 256;
 enum class Echo { on, off };
 
 struct Answer {
-    SecretBytes text;       // empty when overlong
+    SecretBytes text;  // empty when overlong
     bool overlong = false;
 };
 
 class Conversation {
-public:
+  public:
     explicit Conversation(pam_handle_t* pamh) : pamh_(pamh) {}
 
     // Fails when there is no conversation, it reports an error, or it gives no answer.
     Result<Answer> ask(std::string_view prompt, Echo echo);
 
-private:
+  private:
     pam_handle_t* pamh_;
 };
 

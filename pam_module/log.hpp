@@ -14,7 +14,7 @@ namespace portcullis::pam {
 std::string printable(std::string_view text, std::size_t limit = 128);
 
 class Log {
-public:
+  public:
     Log(pam_handle_t* pamh, bool debug) : pamh_(pamh), debug_(debug) {}
     // Never throws: a line that cannot be built is replaced by a short notice.
     void write(int priority, std::string_view message) const noexcept;
@@ -25,7 +25,7 @@ public:
     }
     void setDebug(bool debug) { debug_ = debug; }
 
-private:
+  private:
     pam_handle_t* pamh_;
     bool debug_;
 };

@@ -25,8 +25,7 @@ Result<int> parseWindow(std::string_view text) {
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
     if (text.empty() || ec != std::errc() || ptr != end || value < 0 || value > kMaxWindow) {
-        return makeError("window= takes a number of steps from 0 to " +
-                         std::to_string(kMaxWindow));
+        return makeError("window= takes a number of steps from 0 to " + std::to_string(kMaxWindow));
     }
     return value;
 }

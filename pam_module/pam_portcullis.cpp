@@ -50,14 +50,14 @@ int authenticateEntry(pam_handle_t* pamh, int argc, const char** argv) noexcept 
 extern "C" {
 
 __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
-                                                                int argc, const char** argv) {
+                                                               int argc, const char** argv) {
     (void)flags;
     return portcullis::pam::authenticateEntry(pamh, argc, argv);
 }
 
 // The module sets no credentials; it only has to let the stack's setcred pass.
 __attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t* pamh, int flags, int argc,
-                                                           const char** argv) {
+                                                          const char** argv) {
     (void)pamh;
     (void)flags;
     (void)argc;

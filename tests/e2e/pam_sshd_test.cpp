@@ -7,12 +7,12 @@
 // service name from its program name), under pam_wrapper whose
 // PAM_WRAPPER_SERVICE_DIR holds that service's stack.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -40,12 +40,12 @@ namespace portcullis::pam::test {
 namespace {
 
 namespace fs = std::filesystem;
+using portcullis::test::freeLoopbackPort;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
-using portcullis::test::TempDir;
-using portcullis::test::freeLoopbackPort;
 using portcullis::test::readFile;
 using portcullis::test::runProcess;
+using portcullis::test::TempDir;
 using portcullis::test::writeFile;
 
 constexpr const char* kPamWrapper = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
@@ -59,7 +59,9 @@ constexpr const char* kModule = PAM_PORTCULLIS;
 constexpr const char* kModule = nullptr;
 #endif
 
-TimePoint now() { return std::chrono::floor<Seconds>(std::chrono::system_clock::now()); }
+TimePoint now() {
+    return std::chrono::floor<Seconds>(std::chrono::system_clock::now());
+}
 
 std::string describe(const ProcessResult& r) {
     return "exit " + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
@@ -80,7 +82,7 @@ bool portOpen(int port) {
 
 // sshd in the foreground (-D), its log (-e) in a file; stopped at destruction.
 class SshdProcess {
-public:
+  public:
     SshdProcess(const fs::path& program, const fs::path& config, const fs::path& log,
                 const std::vector<std::string>& extraEnv) {
         std::vector<std::string> env;
@@ -124,15 +126,16 @@ public:
         return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
 };
 
 class PamSshdTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (kModule == nullptr) GTEST_SKIP() << "needs pam_portcullis";
-        for (const char* tool : {kPamWrapper, kSshd, "/usr/bin/ssh", "/usr/bin/ssh-keygen", kPamPermit}) {
+        for (const char* tool :
+             {kPamWrapper, kSshd, "/usr/bin/ssh", "/usr/bin/ssh-keygen", kPamPermit}) {
             if (!fs::exists(tool)) GTEST_SKIP() << "needs " << tool;
         }
         if (::geteuid() != 0) GTEST_SKIP() << "sshd with UsePAM needs root";
@@ -163,8 +166,8 @@ protected:
 
     void writeSshd() {
         auto keygen = [](const fs::path& file) {
-            return runProcess({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f",
-                               file.string()});
+            return runProcess(
+                {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", file.string()});
         };
         ASSERT_EQ(keygen(dir_ / "host_ed25519").exitCode, 0);
         ASSERT_EQ(keygen(dir_ / "client_ed25519").exitCode, 0);
@@ -175,18 +178,20 @@ protected:
         // The root login names the person behind it: account=ask, group root-admins.
         fs::create_directories(dir_ / "pam.d");
         writeFile(dir_ / "pam.d" / kService,
-                  std::string("auth required ") + kModule + " state_dir=" + (dir_ / "state").string() +
-                      " account=ask group=root-admins\n" + "account required " + kPamPermit +
-                      "\n" + "session required " + kPamPermit + "\n",
+                  std::string("auth required ") + kModule +
+                      " state_dir=" + (dir_ / "state").string() +
+                      " account=ask group=root-admins\n" + "account required " + kPamPermit + "\n" +
+                      "session required " + kPamPermit + "\n",
                   0644);
 
         port_ = freeLoopbackPort();
         writeFile(dir_ / "sshd_config",
                   "Port " + std::to_string(port_) + "\n" +
                       "ListenAddress 127.0.0.1\n"
-                      "HostKey " + (dir_ / "host_ed25519").string() + "\n" +
-                      "PidFile " + (dir_ / "sshd.pid").string() + "\n" +
-                      "AuthorizedKeysFile " + (dir_ / "authorized_keys").string() + "\n" +
+                      "HostKey " +
+                      (dir_ / "host_ed25519").string() + "\n" + "PidFile " +
+                      (dir_ / "sshd.pid").string() + "\n" + "AuthorizedKeysFile " +
+                      (dir_ / "authorized_keys").string() + "\n" +
                       "StrictModes no\n"
                       "UsePAM yes\n"
                       "KbdInteractiveAuthentication yes\n"
@@ -220,9 +225,11 @@ protected:
                   "#!/bin/sh\n"
                   "case \"$1\" in\n"
                   "  *'Portcullis account'*) echo alice ;;\n"
-                  "  *'Verification code'*) echo '" + code + "' ;;\n"
-                  "  *) exit 1 ;;\n"
-                  "esac\n",
+                  "  *'Verification code'*) echo '" +
+                      code +
+                      "' ;;\n"
+                      "  *) exit 1 ;;\n"
+                      "esac\n",
                   0700);
         ProcessOptions options;
         options.env = {{"SSH_ASKPASS", askpass.string()},
@@ -230,12 +237,28 @@ protected:
                        {"DISPLAY", "none"}};
         options.newSession = true;
         options.timeout = std::chrono::seconds(30);
-        return runProcess({"ssh", "-F", "/dev/null", "-p", std::to_string(port_), "-i",
-                           (dir_ / "client_ed25519").string(), "-o", "IdentitiesOnly=yes", "-o",
-                           "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o",
-                           "BatchMode=no", "-o", "NumberOfPasswordPrompts=1", "-o",
+        return runProcess({"ssh",
+                           "-F",
+                           "/dev/null",
+                           "-p",
+                           std::to_string(port_),
+                           "-i",
+                           (dir_ / "client_ed25519").string(),
+                           "-o",
+                           "IdentitiesOnly=yes",
+                           "-o",
+                           "StrictHostKeyChecking=no",
+                           "-o",
+                           "UserKnownHostsFile=/dev/null",
+                           "-o",
+                           "BatchMode=no",
+                           "-o",
+                           "NumberOfPasswordPrompts=1",
+                           "-o",
                            "PreferredAuthentications=publickey,keyboard-interactive",
-                           "root@127.0.0.1", "echo", "portcullis-pam-ok"},
+                           "root@127.0.0.1",
+                           "echo",
+                           "portcullis-pam-ok"},
                           options);
     }
 

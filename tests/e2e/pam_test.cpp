@@ -43,9 +43,9 @@ namespace {
 namespace fs = std::filesystem;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
+using portcullis::test::readFile;
 using portcullis::test::runProcess;
 using portcullis::test::TempDir;
-using portcullis::test::readFile;
 using portcullis::test::writeFile;
 
 constexpr const char* kPamWrapper = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
@@ -60,14 +60,16 @@ constexpr const char* kModule = PAM_PORTCULLIS;
 constexpr const char* kModule = nullptr;
 #endif
 
-TimePoint now() { return std::chrono::floor<Seconds>(std::chrono::system_clock::now()); }
+TimePoint now() {
+    return std::chrono::floor<Seconds>(std::chrono::system_clock::now());
+}
 
 bool haveTools() {
     return kModule != nullptr && fs::exists(kPamWrapper) && fs::exists("/usr/bin/pamtester");
 }
 
-#define REQUIRE_TOOLS()                                                              \
-    do {                                                                             \
+#define REQUIRE_TOOLS()                                                                   \
+    do {                                                                                  \
         if (!haveTools()) GTEST_SKIP() << "needs pam_portcullis, pamtester, pam_wrapper"; \
     } while (0)
 
@@ -79,7 +81,7 @@ std::string describe(const ProcessResult& r) {
 // A store with three accounts: alice (enrolled, in root-admins), bob (enrolled,
 // in no group) and carol (not enrolled).
 class PamTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         stateDir_ = tmp_.path() / "state";
         serviceDir_ = tmp_.path() / "pam.d";
@@ -195,8 +197,10 @@ TEST_F(PamTest, RightCodeSucceeds) {
     REQUIRE_TOOLS();
     const auto r = authenticate("", "alice", aliceCode() + "\n");
     EXPECT_EQ(r.exitCode, 0) << describe(r);
-    EXPECT_NE(r.err.find("pam.auth result=success account=alice pam_user=alice service=portcullis-test"),
-              std::string::npos) << "syslog line: " << describe(r);
+    EXPECT_NE(
+        r.err.find("pam.auth result=success account=alice pam_user=alice service=portcullis-test"),
+        std::string::npos)
+        << "syslog line: " << describe(r);
     const auto details = lastPamDetails();
     EXPECT_EQ(details.value("result", ""), "success");
     EXPECT_EQ(details.value("method", ""), "totp");
@@ -207,7 +211,8 @@ TEST_F(PamTest, WrongCodeFails) {
     REQUIRE_TOOLS();
     const auto r = authenticate("", "alice", wrongCode() + "\n");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
-    EXPECT_NE(r.err.find("pam.auth result=failure account=alice"), std::string::npos) << describe(r);
+    EXPECT_NE(r.err.find("pam.auth result=failure account=alice"), std::string::npos)
+        << describe(r);
     EXPECT_EQ(lastReason(), "bad_code");
     EXPECT_EQ(lastPamDetails().value("result", ""), "failure");
 }
@@ -306,8 +311,8 @@ TEST_F(PamTest, AskModeGroupMemberSucceedsAsRoot) {
 TEST_F(PamTest, AskModeRefusesAccountOutsideTheGroup) {
     REQUIRE_TOOLS();
     const std::string code = bobCode();
-    auto r = authenticate(std::string("account=ask group=") + kGroup, "root",
-                          "bob\n" + code + "\n");
+    auto r =
+        authenticate(std::string("account=ask group=") + kGroup, "root", "bob\n" + code + "\n");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
     EXPECT_EQ(lastReason(), "not_in_group");
     // The refusal did not use bob's code: it still works where bob may log in.
@@ -324,8 +329,8 @@ TEST_F(PamTest, AskModeWithoutGroupTakesAnyEnrolledAccount) {
 
 TEST_F(PamTest, AskModeUnknownAccountIsPromptedLikeAKnownOne) {
     REQUIRE_TOOLS();
-    const auto r = authenticate(std::string("account=ask group=") + kGroup, "root",
-                                "mallory\n123456\n");
+    const auto r =
+        authenticate(std::string("account=ask group=") + kGroup, "root", "mallory\n123456\n");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
     EXPECT_NE((r.out + r.err).find("Verification code: "), std::string::npos) << describe(r);
     EXPECT_EQ(lastReason(), "not_in_group");
@@ -349,8 +354,8 @@ TEST_F(PamTest, DocumentedSshdStanzaWorksAsDescribed) {
     const std::string module = std::string(kModule) + " state_dir=" + stateDir_.string();
     writeFile(serviceDir_ / kService,
               std::string("auth [success=1 default=ignore] ") + succeedIf + " quiet user = root\n" +
-                  "auth [success=done default=die] " + module + "\n" +
-                  "auth required " + module + " account=ask group=" + kGroup + "\n",
+                  "auth [success=done default=die] " + module + "\n" + "auth required " + module +
+                  " account=ask group=" + kGroup + "\n",
               0644);
     auto r = pamtester("bob", bobCode() + "\n");
     EXPECT_EQ(r.exitCode, 0) << describe(r);
@@ -377,9 +382,8 @@ TEST_F(PamTest, DocumentedBreakGlassStanzaIsConsoleOnly) {
         GTEST_SKIP() << "needs pam_succeed_if.so and pam_permit.so";
     }
     writeFile(serviceDir_ / kService,
-              "auth required " + security + "pam_permit.so\n" +
-                  "auth [success=1 default=ignore] " + security +
-                  "pam_succeed_if.so quiet user = daemon tty in tty1:ttyS0:hvc0\n" +
+              "auth required " + security + "pam_permit.so\n" + "auth [success=1 default=ignore] " +
+                  security + "pam_succeed_if.so quiet user = daemon tty in tty1:ttyS0:hvc0\n" +
                   "auth required " + kModule + " state_dir=" + stateDir_.string() +
                   " account=ask group=" + kGroup + "\n",
               0644);
@@ -482,10 +486,10 @@ TEST_F(PamTest, HostileAnswersAreRefusedWithoutHarm) {
     REQUIRE_TOOLS();
     writeStack("");
     const std::vector<std::string> answers = {
-        "\n",                              // empty
+        "\n",                                 // empty
         std::string(100 * 1024, '7') + "\n",  // 100 KiB
-        "abcdef\n",                        // not digits
-        "1234567\n",                       // seven digits
+        "abcdef\n",                           // not digits
+        "1234567\n",                          // seven digits
     };
     for (const auto& answer : answers) {
         const auto r = pamtester("alice", answer);
@@ -495,7 +499,9 @@ TEST_F(PamTest, HostileAnswersAreRefusedWithoutHarm) {
     auto r = pamtester("alice", aliceCode() + "\n");
     EXPECT_EQ(r.exitCode, 0) << describe(r);
     // An embedded NUL, and no answer at all (stdin closed).
-    r = pamtester("alice", std::string("12\0" "3456\n", 8));
+    r = pamtester("alice", std::string("12\0"
+                                       "3456\n",
+                                       8));
     EXPECT_EQ(r.exitCode, 1) << describe(r);
     r = pamtester("alice", "");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
@@ -514,9 +520,9 @@ TEST_F(PamTest, HostileAnswersAreRefusedWithoutHarm) {
 TEST_F(PamTest, NoMemoryErrorsOrLeaksUnderValgrind) {
     REQUIRE_TOOLS();
     if (!fs::exists("/usr/bin/valgrind")) GTEST_SKIP() << "needs valgrind";
-    const std::vector<std::string> valgrind = {
-        "valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
-        "--errors-for-leak-kinds=definite,indirect"};
+    const std::vector<std::string> valgrind = {"valgrind", "--quiet", "--error-exitcode=99",
+                                               "--leak-check=full",
+                                               "--errors-for-leak-kinds=definite,indirect"};
     writeStack("");
     auto r = pamtester("alice", aliceCode() + "\n", valgrind);
     EXPECT_EQ(r.exitCode, 0) << describe(r);
@@ -546,7 +552,8 @@ TEST_F(PamTest, AuditEventHasTheFieldsAndNoSecret) {
     ASSERT_EQ(events.size(), 3u);
     for (const auto& record : events) {
         const auto& d = record.event.details;
-        for (const char* key : {"service", "pam_user", "account", "rhost", "tty", "result", "reason"}) {
+        for (const char* key :
+             {"service", "pam_user", "account", "rhost", "tty", "result", "reason"}) {
             EXPECT_TRUE(d.contains(key)) << key << " missing in " << d.dump();
         }
         EXPECT_EQ(d.value("service", ""), kService);
@@ -595,12 +602,13 @@ TEST(PamModule, ExportsOnlyThePamEntryPoints) {
 
 // libpam loaded at run time (the e2e targets do not link it).
 class Libpam {
-public:
+  public:
     Libpam() {
         handle_ = ::dlopen("libpam.so.0", RTLD_NOW | RTLD_LOCAL);
         if (!handle_) return;
         start_ = reinterpret_cast<decltype(start_)>(::dlsym(handle_, "pam_start_confdir"));
-        authenticate_ = reinterpret_cast<decltype(authenticate_)>(::dlsym(handle_, "pam_authenticate"));
+        authenticate_ =
+            reinterpret_cast<decltype(authenticate_)>(::dlsym(handle_, "pam_authenticate"));
         setItem_ = reinterpret_cast<decltype(setItem_)>(::dlsym(handle_, "pam_set_item"));
         end_ = reinterpret_cast<decltype(end_)>(::dlsym(handle_, "pam_end"));
     }
@@ -655,7 +663,7 @@ public:
         return rc;
     }
 
-private:
+  private:
     void* handle_ = nullptr;
     int (*start_)(const char*, const char*, const pam_conv*, const char*, pam_handle_t**) = nullptr;
     int (*authenticate_)(pam_handle_t*, int) = nullptr;
@@ -670,7 +678,7 @@ char* mallocString(const std::string& text) {
 }
 
 class PamInProcessTest : public PamTest {
-protected:
+  protected:
     void SetUp() override {
         if (kModule == nullptr) GTEST_SKIP() << "needs pam_portcullis";
         PamTest::SetUp();
@@ -813,8 +821,8 @@ TEST_F(PamInProcessTest, FilesCreatedAsRootKeepTheStateDirOwner) {
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "the service user cannot write the store after a PAM run as root (status "
-        << status << ")";
+        << "the service user cannot write the store after a PAM run as root (status " << status
+        << ")";
 }
 
 }  // namespace

@@ -30,7 +30,10 @@ struct Pipe {
     ~Pipe() { closeBoth(); }
     void closeRead() { closeFd(fds[0]); }
     void closeWrite() { closeFd(fds[1]); }
-    void closeBoth() { closeRead(); closeWrite(); }
+    void closeBoth() {
+        closeRead();
+        closeWrite();
+    }
     static void closeFd(int& fd) {
         if (fd >= 0) ::close(fd);
         fd = -1;
@@ -84,8 +87,10 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
 
     ProcessResult result;
     std::size_t written = 0;
-    if (options.input.empty()) in.closeWrite();
-    else ::fcntl(in.fds[1], F_SETFL, O_NONBLOCK);
+    if (options.input.empty())
+        in.closeWrite();
+    else
+        ::fcntl(in.fds[1], F_SETFL, O_NONBLOCK);
     ::fcntl(out.fds[0], F_SETFL, O_NONBLOCK);
     ::fcntl(err.fds[0], F_SETFL, O_NONBLOCK);
 
@@ -102,11 +107,13 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
             result.timedOut = true;
             break;
         }
-        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+        if (::poll(pfds.data(), pfds.size(), static_cast<int>(left.count())) < 0 && errno != EINTR)
+            break;
         for (const auto& p : pfds) {
             if (!p.revents) continue;
             if (p.fd == in.fds[1]) {
-                const ssize_t n = ::write(p.fd, options.input.data() + written, options.input.size() - written);
+                const ssize_t n =
+                    ::write(p.fd, options.input.data() + written, options.input.size() - written);
                 if (n > 0) written += static_cast<std::size_t>(n);
                 if (n < 0 && errno != EAGAIN) written = options.input.size();
                 if (written >= options.input.size()) in.closeWrite();
@@ -114,10 +121,13 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
             }
             const ssize_t n = ::read(p.fd, buf, sizeof buf);
             if (n > 0) {
-                (p.fd == out.fds[0] ? result.out : result.err).append(buf, static_cast<std::size_t>(n));
+                (p.fd == out.fds[0] ? result.out : result.err)
+                    .append(buf, static_cast<std::size_t>(n));
             } else if (n == 0 || errno != EAGAIN) {
-                if (p.fd == out.fds[0]) out.closeRead();
-                else err.closeRead();
+                if (p.fd == out.fds[0])
+                    out.closeRead();
+                else
+                    err.closeRead();
             }
         }
     }

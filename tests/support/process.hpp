@@ -11,7 +11,7 @@
 namespace portcullis::test {
 
 struct ProcessResult {
-    int exitCode = -1;       // -1 when killed by a signal or the deadline
+    int exitCode = -1;  // -1 when killed by a signal or the deadline
     bool timedOut = false;
     std::string out;
     std::string err;
@@ -20,24 +20,24 @@ struct ProcessResult {
 struct ProcessOptions {
     std::map<std::string, std::string> env;  // added to (or overriding) the current environment
     std::vector<std::string> unsetEnv;
-    std::string input;                       // written to stdin, then stdin is closed
+    std::string input;  // written to stdin, then stdin is closed
     std::chrono::milliseconds timeout{30000};
-    std::filesystem::path workDir;           // empty: current directory
-    bool newSession = false;                 // setsid() in the child (no controlling tty)
+    std::filesystem::path workDir;  // empty: current directory
+    bool newSession = false;        // setsid() in the child (no controlling tty)
 };
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
 // A directory under $TMPDIR removed with everything in it at destruction.
 class TempDir {
-public:
+  public:
     explicit TempDir(const std::string& prefix = "portcullis-test");
     ~TempDir();
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const std::filesystem::path& path() const { return path_; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -15,7 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class DatabaseTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_.emplace(tmp_.path() / "state");
         ASSERT_TRUE(dir_->create());
@@ -44,7 +44,7 @@ TEST_F(DatabaseTest, NewStoreIsWalAtCurrentVersionWithoutWorldAccess) {
     ASSERT_TRUE(mode.step());
     EXPECT_EQ(mode.text(0), "wal");
     EXPECT_EQ(db.schemaVersion(), currentSchemaVersion());
-    struct stat st{};
+    struct stat st {};
     ASSERT_EQ(::stat(dir_->database().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
@@ -62,7 +62,8 @@ TEST_F(DatabaseTest, ForeignSqliteFileIsRefused) {
     }
     // Overwrite with someone else's SQLite database.
     fs::remove(dir_->database());
-    test::runProcess({"sqlite3", dir_->database().string(), "CREATE TABLE t(x); INSERT INTO t VALUES(1);"});
+    test::runProcess(
+        {"sqlite3", dir_->database().string(), "CREATE TABLE t(x); INSERT INTO t VALUES(1);"});
     ASSERT_EQ(::chmod(dir_->database().c_str(), 0600), 0);
     auto db = Database::open(*dir_);
     ASSERT_FALSE(db);
