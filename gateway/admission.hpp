@@ -1,0 +1,53 @@
+#pragma once
+// Admission: caps on connections that have not authenticated yet, over all
+// sources and per source address (OpenSSH's MaxStartups, PerSourceMaxStartups).
+// A Ticket holds one slot until it is released (authenticated) or destroyed.
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace portcullis::gateway {
+
+class Admission : public std::enable_shared_from_this<Admission> {
+  public:
+    Admission(int maxTotal, int maxPerSource) : maxTotal_(maxTotal), maxPerSource_(maxPerSource) {}
+
+    class Ticket {
+      public:
+        Ticket() = default;
+        Ticket(std::shared_ptr<Admission> owner, std::string source)
+            : owner_(std::move(owner)), source_(std::move(source)) {}
+        Ticket(Ticket&&) noexcept = default;
+        Ticket& operator=(Ticket&& other) noexcept {
+            release();
+            owner_ = std::move(other.owner_);
+            source_ = std::move(other.source_);
+            return *this;
+        }
+        ~Ticket() { release(); }
+        void release() {
+            if (owner_) owner_->leave(source_);
+            owner_.reset();
+        }
+        explicit operator bool() const { return owner_ != nullptr; }
+
+      private:
+        std::shared_ptr<Admission> owner_;
+        std::string source_;
+    };
+
+    // An empty ticket when a cap is reached (the caller drops the connection).
+    Ticket enter(const std::string& source);
+
+  private:
+    void leave(const std::string& source);
+
+    const int maxTotal_;
+    const int maxPerSource_;
+    std::mutex mutex_;
+    int total_ = 0;
+    std::map<std::string, int> perSource_;
+};
+
+}  // namespace portcullis::gateway

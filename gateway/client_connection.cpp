@@ -1,0 +1,824 @@
+#include "gateway/client_connection.hpp"
+
+#include <openssl/rand.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+
+#include "common/ssh_public_key.hpp"
+#include "gateway/ssh_message_access.hpp"
+
+namespace portcullis::gateway {
+namespace {
+
+// Each ssh_event_dopoll reads at most 4 KiB from a socket (libssh's
+// MAX_BUF_SIZE); a readiness event is worth up to this many rounds (256 KiB).
+constexpr int kMaxPollRounds = 64;
+constexpr const char* kPrompt = "Verification code: ";
+
+int pendingBytes(int fd) {
+    int n = 0;
+    if (fd < 0 || ::ioctl(fd, FIONREAD, &n) != 0) return 0;
+    return n;
+}
+
+std::string randomSessionId() {
+    unsigned char bytes[16];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out += hex[b >> 4];
+        out += hex[b & 15];
+    }
+    return out;
+}
+
+// A user name as it may appear in logs and audit events: printable, bounded.
+std::string printable(std::string_view text) {
+    std::string out;
+    for (char c : text.substr(0, 64)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+    }
+    return out;
+}
+
+bool sessionBroken(ssh_session s) {
+    return !ssh_is_connected(s) || (ssh_get_status(s) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
+}
+
+}  // namespace
+
+ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr session,
+                                   PeerInfo peer, Admission::Ticket ticket, std::uint64_t id)
+    : services_(services),
+      config_(services.config),
+      log_(services.log),
+      strand_(std::move(strand)),
+      peer_(std::move(peer)),
+      ticket_(std::move(ticket)),
+      id_(id),
+      graceTimer_(strand_),
+      delayTimer_(strand_),
+      upstreamTimer_(strand_),
+      closingTimer_(strand_),
+      limitTimer_(strand_),
+      session_ssh_(std::move(session)) {}
+
+ClientConnection::~ClientConnection() {
+    // Normally torn down on the strand already; this keeps the owner order if not.
+    bridges_.clear();
+    if (upstream_) upstream_->close();
+    if (watcher_) watcher_->stop();
+}
+
+template <class F>
+void ClientConnection::post(F&& f) {
+    boost::asio::post(strand_, std::forward<F>(f));
+}
+
+void ClientConnection::start() {
+    post([self = shared_from_this()] {
+        ssh_session s = self->session_ssh_.get();
+        ssh_set_blocking(s, 0);
+        ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
+        self->watcher_ = std::make_unique<FdWatcher>(self->strand_, ssh_get_fd(s));
+        self->log_.info(
+            "connection.accepted",
+            {{"conn", self->id_}, {"source", self->peer_.address}, {"port", self->peer_.port}});
+        self->graceTimer_.expires_after(self->config_.loginGraceTime);
+        self->graceTimer_.async_wait([self](const boost::system::error_code& ec) {
+            if (ec || self->phase_ == Phase::open || self->phase_ >= Phase::closing) return;
+            self->log_.info("auth.timeout", {{"conn", self->id_}, {"user", self->auditName()}});
+            self->disconnect("Login grace time exceeded");
+            self->step();
+        });
+        self->step();
+    });
+}
+
+void ClientConnection::shutdown(const std::string& reason) {
+    post([self = shared_from_this(), reason] {
+        if (self->phase_ >= Phase::closing) return;
+        self->draining_ = true;
+        for (auto& slot : self->bridges_) slot.bridge->deny(reason, 255);
+        self->disconnect(reason);
+        self->step();
+    });
+}
+
+void ClientConnection::abort(const std::string& reason) {
+    post([self = shared_from_this(), reason] { self->teardown(reason); });
+}
+
+// ---- event loop --------------------------------------------------------------
+
+void ClientConnection::onReady(bool ok) {
+    (void)ok;  // a failed wait shows up as an error from libssh in step()
+    if (phase_ == Phase::closed) return;
+    step();
+}
+
+void ClientConnection::pumpDownstream() {
+    if (!event_) return;
+    const int fd = ssh_get_fd(session_ssh_.get());
+    for (int i = 0; i < kMaxPollRounds; ++i) {
+        if (ssh_event_dopoll(event_.get(), 0) == SSH_ERROR) break;
+        if (pendingBytes(fd) <= 0) break;
+    }
+}
+
+void ClientConnection::step() {
+    if (phase_ == Phase::closed) return;
+    ssh_session s = session_ssh_.get();
+
+    if (phase_ == Phase::handshake) {
+        const int rc = ssh_handle_key_exchange(s);
+        if (rc == SSH_AGAIN) return arm();
+        if (rc != SSH_OK) return teardown(std::string("key exchange failed: ") + ssh_get_error(s));
+        event_.reset(ssh_event_new());
+        if (!event_ || ssh_event_add_session(event_.get(), s) != SSH_OK)
+            return teardown("cannot watch the session");
+        phase_ = Phase::auth;
+        log_.debug("connection.kex_done", {{"conn", id_}});
+    }
+
+    pumpDownstream();
+    if (sessionBroken(s))
+        return teardown(closeReason_.empty() ? "client disconnected" : closeReason_);
+
+    if (upstream_) {
+        for (int i = 0; i < kMaxPollRounds; ++i) {
+            if (!upstream_->pump()) break;
+            if (!upstream_->session() || pendingBytes(ssh_get_fd(upstream_->session())) <= 0) break;
+        }
+        advanceUpstream();
+        // A target connection that broke or failed is not watched any more
+        // (its socket would stay readable at end of file).
+        if ((upstream_->state() == Upstream::State::failed || upstream_->broken()) &&
+            upstream_->watcher()) {
+            upstream_->watcher()->stop();
+        }
+    }
+    if (phase_ == Phase::auth || phase_ == Phase::open) processMessages();
+    if (phase_ == Phase::closed) return;
+
+    bool violation = false;
+    for (auto& slot : bridges_) {
+        slot.bridge->advance();
+        if (slot.bridge->windowViolation()) {
+            violation = true;
+            fireDb([account = auditName(), peer = peer_,
+                    side = slot.bridge->violationSide()](DbContext& ctx) {
+                auditEvent(ctx, "flow.window_violation", account, peer,
+                           {{"account", account}, {"peer", side}, {"action", "disconnect"}});
+            });
+            log_.warn("flow.window_violation",
+                      {{"conn", id_}, {"peer", slot.bridge->violationSide()}});
+        }
+    }
+    std::erase_if(bridges_, [this](Slot& slot) {
+        if (!slot.bridge->finished()) return false;
+        bytesIn_ += slot.bridge->bytesIn();
+        bytesOut_ += slot.bridge->bytesOut();
+        return true;
+    });
+    if (violation) {
+        closeReason_ = "flow control violation";
+        return teardown(closeReason_);
+    }
+
+    if (phase_ == Phase::closing) {
+        // Channels were told why and closed: let the client read that and
+        // leave by itself (closing under unread data would reset the TCP
+        // connection and could lose the last lines); the closing timer bounds it.
+        const bool flushed = (ssh_get_poll_flags(s) & SSH_WRITE_PENDING) == 0;
+        if (bridges_.empty() && flushed && !lingerForClient_) return teardown(closeReason_);
+    }
+    arm();
+}
+
+void ClientConnection::arm() {
+    if (phase_ == Phase::closed || !watcher_) return;
+    auto self = shared_from_this();
+    auto ready = [self](bool ok) { self->onReady(ok); };
+    bool again = false;
+    // Before authentication, a request being decided holds further reading back.
+    const bool read = !(busy_ && phase_ == Phase::auth);
+    const bool write = (ssh_get_poll_flags(session_ssh_.get()) & SSH_WRITE_PENDING) != 0;
+    if (read) watcher_->waitReadable(ready);
+    if (write) watcher_->waitWritable(ready);
+    again = watcher_->readyNow(read, write);
+    if (upstream_ && upstream_->watcher()) {
+        FdWatcher* up = upstream_->watcher();
+        const bool upWrite = upstream_->session() &&
+                             (ssh_get_poll_flags(upstream_->session()) & SSH_WRITE_PENDING) != 0;
+        up->waitReadable(ready);
+        if (upWrite) up->waitWritable(ready);
+        again = again || up->readyNow(true, upWrite);
+    }
+    // The reactor is edge-triggered: readiness that arrived while this
+    // connection was running is not reported again, so look once more now.
+    if (again && !rerunPosted_) {
+        rerunPosted_ = true;
+        post([self] {
+            self->rerunPosted_ = false;
+            self->step();
+        });
+    }
+}
+
+template <class R>
+void ClientConnection::runDb(std::function<R(DbContext&)> job,
+                             std::function<void(std::optional<R>)> done) {
+    auto self = shared_from_this();
+    auto deliver = [self, done](std::optional<R> result) {
+        boost::asio::post(self->strand_, [self, done, result = std::move(result)]() mutable {
+            if (self->phase_ == Phase::closed) return;
+            done(std::move(result));
+            self->step();
+        });
+    };
+    const bool queued = services_.db.submit([job, deliver, self](DbContext& ctx) {
+        std::optional<R> result;
+        try {
+            result = job(ctx);
+        } catch (const std::exception& e) {
+            self->log_.error("db.error", {{"conn", self->id_}, {"error", e.what()}});
+        }
+        deliver(std::move(result));
+    });
+    if (!queued) {
+        log_.error("db.queue_full", {{"conn", id_}});
+        deliver(std::nullopt);
+    }
+}
+
+void ClientConnection::fireDb(std::function<void(DbContext&)> job) {
+    if (!services_.db.submit(std::move(job))) log_.error("db.queue_full", {{"conn", id_}});
+}
+
+// ---- messages ------------------------------------------------------------------
+
+void ClientConnection::processMessages() {
+    ssh_session s = session_ssh_.get();
+    while (!busy_ && (phase_ == Phase::auth || phase_ == Phase::open)) {
+        MessagePtr msg(ssh_message_get(s));
+        if (!msg) break;
+        const int type = ssh_message_type(msg.get());
+        if (type == SSH_REQUEST_AUTH && phase_ == Phase::auth) {
+            handleAuth(std::move(msg));
+        } else if (type == SSH_REQUEST_CHANNEL_OPEN && phase_ == Phase::open) {
+            handleChannelOpen(std::move(msg));
+        } else if (type == SSH_REQUEST_CHANNEL && phase_ == Phase::open) {
+            handleChannelRequest(std::move(msg));
+        } else {
+            // Service requests are accepted by the default reply; anything
+            // else (global requests, anything before both factors) is refused.
+            if (type != SSH_REQUEST_SERVICE) {
+                log_.debug("request.refused", {{"conn", id_}, {"type", type}});
+            }
+            ssh_message_reply_default(msg.get());
+        }
+    }
+}
+
+std::string ClientConnection::auditName() const {
+    if (spec_) return spec_->account;
+    return userName_ ? printable(*userName_) : std::string();
+}
+
+void ClientConnection::handleAuth(MessagePtr msg) {
+    // Answers to a keyboard-interactive prompt carry no user name.
+    const bool answers = ssh_message_subtype(msg.get()) == SSH_AUTH_METHOD_INTERACTIVE &&
+                         ssh_message_auth_kbdint_is_response(msg.get());
+    const char* user = ssh_message_auth_user(msg.get());
+    const std::string name = user ? user : "";
+    if (answers) {
+        // checked below: only after the prompt this connection sent
+    } else if (!userName_) {
+        userName_ = name;
+        auto parsed = parseUserSpec(name);
+        if (parsed)
+            spec_ = *parsed;
+        else
+            log_.info("auth.bad_user_name", {{"conn", id_}, {"user", printable(name)}});
+    } else if (*userName_ != name) {
+        // OpenSSH refuses a change of user name between attempts as well.
+        ssh_message_reply_default(msg.get());
+        disconnect("Change of user name is not allowed");
+        return;
+    }
+    switch (ssh_message_subtype(msg.get())) {
+        case SSH_AUTH_METHOD_PUBLICKEY:
+            return handlePublicKey(std::move(msg));
+        case SSH_AUTH_METHOD_INTERACTIVE:
+            return handleKeyboardInteractive(std::move(msg));
+        case SSH_AUTH_METHOD_NONE:
+            // The client asking which methods exist: not an attempt.
+            ssh_message_reply_default(msg.get());
+            return;
+        default: {
+            // password, hostbased, gssapi: never succeed; they count as attempts.
+            const int method = ssh_message_subtype(msg.get());
+            const char* name = method == SSH_AUTH_METHOD_PASSWORD    ? "password"
+                               : method == SSH_AUTH_METHOD_HOSTBASED ? "hostbased"
+                                                                     : "other";
+            log_.info("auth.method_refused",
+                      {{"conn", id_}, {"user", auditName()}, {"method", name}});
+            fireDb([account = auditName(), peer = peer_, type = std::string("auth.") + name,
+                    method = std::string(name)](DbContext& ctx) {
+                auditEvent(ctx, type, account, peer,
+                           {{"account", account},
+                            {"method", method},
+                            {"result", "failure"},
+                            {"reason", "method_not_allowed"}});
+            });
+            return authFailed(std::move(msg), std::chrono::steady_clock::now(), true);
+        }
+    }
+}
+
+// Publickey. The probe (no signature) is answered pk_ok for every well-formed
+// key, registered or not, and nothing is looked up: whether an account exists
+// or holds a key is learned by nobody. The decision is taken only on a
+// signature libssh verified, against the keys registered to the account.
+void ClientConnection::handlePublicKey(MessagePtr msg) {
+    const auto asked = std::chrono::steady_clock::now();
+    if (publicKeyDone_) {
+        // First factor already passed: the client must continue with the code.
+        ssh_message_reply_default(msg.get());
+        return;
+    }
+    const auto state = messagePublicKeyState(msg.get());
+    if (state == SSH_PUBLICKEY_STATE_NONE) {
+        ssh_message_auth_reply_pk_ok_simple(msg.get());
+        return;
+    }
+    ssh_key key = messagePublicKey(msg.get());
+    const std::string blob = publicKeyBlob(key);
+    if (state != SSH_PUBLICKEY_STATE_VALID || blob.empty()) {
+        log_.info("auth.publickey",
+                  {{"conn", id_}, {"user", auditName()}, {"result", "bad_signature"}});
+        fireDb([account = auditName(), peer = peer_](DbContext& ctx) {
+            auditEvent(ctx, "auth.publickey", account, peer,
+                       {{"account", account},
+                        {"method", "publickey"},
+                        {"result", "failure"},
+                        {"reason", "bad_signature"}});
+        });
+        return authFailed(std::move(msg), asked, true);
+    }
+    const auto parsed = SshPublicKey::fromBlob(blob);
+    const std::string type =
+        parsed ? parsed->type : std::string(ssh_key_type_to_char(ssh_key_type(key)));
+    const std::string fingerprint = parsed ? parsed->fingerprint() : std::string();
+    const std::string account = auditName();
+    heldMessage_ = std::move(msg);
+    busy_ = true;
+    runDb<bool>(
+        [account, blob, type, fingerprint, peer = peer_](DbContext& ctx) {
+            return checkPublicKey(ctx, account, blob, type, fingerprint, peer);
+        },
+        [this, asked, fingerprint](std::optional<bool> ok) {
+            busy_ = false;
+            MessagePtr m = std::move(heldMessage_);
+            if (ok && *ok && spec_) {
+                publicKeyDone_ = true;
+                log_.info("auth.publickey", {{"conn", id_},
+                                             {"account", auditName()},
+                                             {"result", "success"},
+                                             {"fingerprint", fingerprint}});
+                // Partial success lists the methods that are set at this moment.
+                ssh_set_auth_methods(session_ssh_.get(), SSH_AUTH_METHOD_INTERACTIVE);
+                ssh_message_auth_reply_success(m.get(), 1);
+            } else {
+                log_.info("auth.publickey",
+                          {{"conn", id_}, {"user", auditName()}, {"result", "failure"}});
+                authFailed(std::move(m), asked, true);
+            }
+        });
+}
+
+void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
+    const auto asked = std::chrono::steady_clock::now();
+    if (!publicKeyDone_)
+        return authFailed(std::move(msg), asked, true);  // the order is enforced here
+    ssh_session s = session_ssh_.get();
+    if (!ssh_message_auth_kbdint_is_response(msg.get())) {
+        const char* prompts[] = {kPrompt};
+        char echo[] = {0};
+        ssh_message_auth_interactive_request(msg.get(), "", "", 1, prompts, echo);
+        return;
+    }
+    auto code = std::make_shared<SecretBytes>();
+    if (ssh_userauth_kbdint_getnanswers(s) == 1) {
+        const char* answer = ssh_userauth_kbdint_getanswer(s, 0);
+        if (answer) *code = SecretBytes(std::string_view(answer));
+    }
+    const std::string account = auditName();
+    heldMessage_ = std::move(msg);
+    busy_ = true;
+    runDb<db::OtpVerdict>(
+        [account, code, peer = peer_](DbContext& ctx) {
+            return checkCode(ctx, account, *code, peer);
+        },
+        [this, asked](std::optional<db::OtpVerdict> verdict) {
+            busy_ = false;
+            MessagePtr m = std::move(heldMessage_);
+            log_.info("auth.totp",
+                      {{"conn", id_},
+                       {"account", auditName()},
+                       {"result", verdict && verdict->accepted() ? "success" : "failure"},
+                       {"reason", verdict ? verdict->reason() : std::string("store_error")}});
+            if (verdict && verdict->accepted())
+                authenticated(std::move(m));
+            else
+                authFailed(std::move(m), asked, true);
+        });
+}
+
+// Every failure is answered the same way, no sooner than authFailureDelay
+// after the request, whatever the reason (unknown account, wrong key, wrong or
+// replayed code, locked, disabled, not enrolled).
+void ClientConnection::authFailed(MessagePtr msg, std::chrono::steady_clock::time_point asked,
+                                  bool counts) {
+    heldMessage_ = std::move(msg);
+    busy_ = true;
+    const auto due = asked + config_.authFailureDelay;
+    delayTimer_.expires_at(due);
+    delayTimer_.async_wait([self = shared_from_this(), counts](const boost::system::error_code&) {
+        if (self->phase_ == Phase::closed) return;
+        self->busy_ = false;
+        MessagePtr m = std::move(self->heldMessage_);
+        if (m) ssh_message_reply_default(m.get());
+        if (counts && ++self->authFailures_ >= self->config_.maxAuthTries) {
+            self->log_.info("auth.too_many_failures",
+                            {{"conn", self->id_}, {"user", self->auditName()}});
+            self->disconnect("Too many authentication failures");
+        }
+        self->step();
+    });
+}
+
+void ClientConnection::authenticated(MessagePtr msg) {
+    ssh_message_auth_reply_success(msg.get(), 0);
+    phase_ = Phase::open;
+    graceTimer_.cancel();
+    ticket_.release();
+    log_.info("auth.success", {{"conn", id_}, {"account", auditName()}, {"source", peer_.address}});
+}
+
+void ClientConnection::handleChannelOpen(MessagePtr msg) {
+    const int kind = ssh_message_subtype(msg.get());
+    if (kind != SSH_CHANNEL_SESSION || draining_ ||
+        bridges_.size() >= static_cast<std::size_t>(config_.maxChannels)) {
+        // Port forwarding, X11 and agent channels are not offered in this version.
+        log_.info("channel.refused", {{"conn", id_}, {"kind", kind}});
+        ssh_message_reply_default(msg.get());
+        return;
+    }
+    ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg.get());
+    if (!channel) return;
+    bridges_.push_back(
+        Slot{nextBridgeId_++,
+             std::make_unique<ChannelBridge>(ChannelPtr(channel), config_.bufferHigh, log_, id_)});
+}
+
+ChannelBridge* ClientConnection::findBridge(ssh_channel channel) {
+    for (auto& slot : bridges_) {
+        if (slot.bridge->down() == channel) return slot.bridge.get();
+    }
+    return nullptr;
+}
+
+ChannelBridge* ClientConnection::findBridge(std::uint64_t id) {
+    for (auto& slot : bridges_) {
+        if (slot.id == id) return slot.bridge.get();
+    }
+    return nullptr;
+}
+
+void ClientConnection::handleChannelRequest(MessagePtr msg) {
+    ssh_message m = msg.get();
+    ChannelBridge* bridge = findBridge(ssh_message_channel_request_channel(m));
+    if (!bridge) {
+        ssh_message_reply_default(m);
+        return;
+    }
+    std::uint64_t bridgeId = 0;
+    for (auto& slot : bridges_) {
+        if (slot.bridge.get() == bridge) bridgeId = slot.id;
+    }
+    bool ok = false;
+    bool decide = false;
+    const int request = ssh_message_subtype(m);
+    switch (request) {
+        case SSH_CHANNEL_REQUEST_PTY:
+            ok = bridge->onPty(messagePty(m));
+            break;
+        case SSH_CHANNEL_REQUEST_ENV: {
+            const char* name = ssh_message_channel_request_env_name(m);
+            const char* value = ssh_message_channel_request_env_value(m);
+            ok = name && value && bridge->onEnv(name, value);
+            break;
+        }
+        case SSH_CHANNEL_REQUEST_SHELL:
+            ok = decide = bridge->onShell();
+            break;
+        case SSH_CHANNEL_REQUEST_EXEC: {
+            const char* command = ssh_message_channel_request_command(m);
+            ok = decide = command && bridge->onExec(command);
+            break;
+        }
+        case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
+            bridge->onWindowChange(messagePty(m));
+            ok = true;
+            break;
+        default:
+            // subsystem (sftp), x11-req and anything unknown are refused here.
+            log_.info("channel.request_refused", {{"conn", id_}, {"request", request}});
+            break;
+    }
+    if (ok)
+        ssh_message_channel_request_reply_success(m);
+    else
+        ssh_message_reply_default(m);
+    if (decide) requestAccess(bridgeId);
+}
+
+// ---- access and upstream ------------------------------------------------------
+
+void ClientConnection::requestAccess(std::uint64_t bridgeId) {
+    ChannelBridge* bridge = findBridge(bridgeId);
+    if (!bridge || !spec_) return;
+    const std::string account = spec_->account;
+    if (spec_->target.empty()) {
+        runDb<std::vector<std::string>>(
+            [account](DbContext& ctx) { return reachableTargets(ctx, account); },
+            [this, bridgeId](std::optional<std::vector<std::string>> targets) {
+                ChannelBridge* b = findBridge(bridgeId);
+                if (!b) return;
+                std::string list;
+                for (const auto& t : targets.value_or(std::vector<std::string>{}))
+                    list += (list.empty() ? "" : ", ") + t;
+                b->deny("no target given: connect as " + spec_->account + ":TARGET or " +
+                            spec_->account + ":LOGIN@TARGET; targets you may reach now: " +
+                            (list.empty() ? "none" : list),
+                        1);
+            });
+        return;
+    }
+    db::AccessRequest request{account, spec_->login, spec_->target, bridge->kind(), systemNow()};
+    runDb<AccessOutcome>(
+        [request, ceiling = config_.ceiling, peer = peer_](DbContext& ctx) {
+            return decideAccess(ctx, request, ceiling, peer);
+        },
+        [this, bridgeId, request](std::optional<AccessOutcome> outcome) {
+            ChannelBridge* b = findBridge(bridgeId);
+            if (!b) return;
+            const std::string where =
+                (request.login.empty() ? std::string("the default login") : request.login) +
+                " on " + request.target;
+            const std::string channel = db::channelName(request.channel);
+            if (!outcome) return b->deny("the gateway cannot read its store; try again later", 1);
+            log_.info("policy.decision", {{"conn", id_},
+                                          {"account", request.account},
+                                          {"target", request.target},
+                                          {"login", outcome->decision.login},
+                                          {"channel", channel},
+                                          {"allowed", outcome->decision.allowed}});
+            if (!outcome->decision.allowed) {
+                return b->deny("access denied: " + request.account + " may not open " + channel +
+                                   " as " + where,
+                               1);
+            }
+            if (!grantId_) {
+                grantId_ = outcome->decision.grantId;
+                maxSession_ = outcome->decision.maxSession;
+                idleTimeout_ = outcome->decision.idleTimeout;
+                endsBy_ = outcome->decision.endsBy;
+            }
+            if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
+            allowed_.push_back(bridgeId);
+        });
+}
+
+void ClientConnection::startUpstream(const db::Target& target, const std::string& login) {
+    upstream_ = std::make_unique<Upstream>(strand_, log_, id_, target, login, services_.upstreamKey,
+                                           services_.keysDir);
+    auto self = shared_from_this();
+    upstreamTimer_.expires_after(config_.upstreamTimeout);
+    upstreamTimer_.async_wait([self](const boost::system::error_code& ec) {
+        if (ec || !self->upstream_ || self->phase_ == Phase::closed) return;
+        const auto state = self->upstream_->state();
+        if (state == Upstream::State::ready || state == Upstream::State::failed) return;
+        self->upstream_->fail(Upstream::Failure::timeout,
+                              "timed out connecting to target " + self->upstream_->target().name);
+        self->step();
+    });
+    upstream_->start([self] {
+        if (self->phase_ != Phase::closed) self->step();
+    });
+}
+
+void ClientConnection::advanceUpstream() {
+    const auto state = upstream_->state();
+    if (state == Upstream::State::handshaking || state == Upstream::State::authenticating)
+        upstream_->advance();
+
+    if (upstream_->state() == Upstream::State::ready) {
+        upstreamTimer_.cancel();
+        for (const auto id : allowed_) {
+            ChannelBridge* b = findBridge(id);
+            if (!b || b->stage() != ChannelBridge::Stage::deciding) continue;
+            b->startUpstream(upstream_->session());
+            if (!session_) startSessionRow(db::channelName(b->kind()));
+        }
+        allowed_.clear();
+        if (upstream_->broken()) {
+            for (auto& slot : bridges_) slot.bridge->upstreamLost();
+        }
+        return;
+    }
+    if (upstream_->state() != Upstream::State::failed) return;
+
+    const bool mismatch = upstream_->failure() == Upstream::Failure::hostKeyMismatch;
+    if (!upstreamFailureAudited_) {
+        upstreamFailureAudited_ = true;
+        const auto& t = upstream_->target();
+        nlohmann::json details{{"account", auditName()},
+                               {"target", t.name},
+                               {"host", t.host},
+                               {"port", t.port},
+                               {"login", upstream_->login()},
+                               {"error", upstream_->failureMessage()}};
+        if (mismatch) {
+            details["pinned_fingerprint"] = t.hostKey.fingerprint();
+            details["presented_fingerprint"] = upstream_->presentedFingerprint();
+        }
+        fireDb([type = std::string(mismatch ? "upstream.hostkey_mismatch" : "upstream.failed"),
+                account = auditName(), peer = peer_,
+                details](DbContext& ctx) { auditEvent(ctx, type, account, peer, details); });
+    }
+    // What the user may know: a pinned-key mismatch or a refused gateway key
+    // in full; for network trouble only the category (addresses stay inside).
+    const auto failure = upstream_->failure();
+    const std::string message =
+        (mismatch || failure == Upstream::Failure::authRejected)
+            ? upstream_->failureMessage()
+            : "cannot reach target " + upstream_->target().name +
+                  (failure == Upstream::Failure::timeout ? " (timed out)" : " (connection failed)");
+    for (const auto id : allowed_) {
+        if (ChannelBridge* b = findBridge(id)) b->deny(message, mismatch ? 1 : 255);
+    }
+    allowed_.clear();
+    for (auto& slot : bridges_) {
+        if (slot.bridge->stage() != ChannelBridge::Stage::deciding) slot.bridge->upstreamLost();
+    }
+}
+
+void ClientConnection::startSessionRow(const std::string& channel) {
+    db::SessionStart start;
+    start.id = randomSessionId();
+    start.account = spec_->account;
+    start.login = upstream_->login();
+    start.target = upstream_->target().name;
+    start.grantId = grantId_;
+    start.source = peer_.address;
+    start.gateway = services_.gatewayId;
+    start.startedAt = systemNow();
+    session_ = start;
+    log_.info("session.start", {{"conn", id_},
+                                {"session", start.id},
+                                {"account", start.account},
+                                {"login", start.login},
+                                {"target", start.target}});
+    fireDb([start, channel](DbContext& ctx) { startSession(ctx, start, channel); });
+    sessionStarted_ = lastInput_ = std::chrono::steady_clock::now();
+    checkLimits();
+}
+
+// Once a second while a session runs: the time limit (from the session's
+// start, and never past the grant's expiry) with notices 5 and 1 minute
+// before, and the idle timeout (no input from the client).
+void ClientConnection::checkLimits() {
+    if (phase_ != Phase::open || limitReached_) return;
+    const auto now = std::chrono::steady_clock::now();
+    std::uint64_t input = bytesIn_;
+    for (auto& slot : bridges_) input += slot.bridge->bytesIn();
+    if (input != inputSeen_) {
+        inputSeen_ = input;
+        lastInput_ = now;
+    }
+    auto left = std::chrono::ceil<Seconds>(sessionStarted_ + maxSession_ - now);
+    if (endsBy_) left = std::min(left, std::chrono::ceil<Seconds>(*endsBy_ - systemNow()));
+    if (maxSession_.count() > 0 || endsBy_) {
+        if (left.count() <= 0) {
+            return endForLimit("expired", "session time limit reached", "session.expired");
+        }
+        const int due = left <= std::chrono::minutes(1)   ? 2
+                        : left <= std::chrono::minutes(5) ? 1
+                                                          : 0;
+        if (due > noticesSent_) {
+            noticesSent_ = due;
+            const std::string text =
+                "this session ends in " + formatDuration(left) + " (time limit)";
+            for (auto& slot : bridges_) slot.bridge->notice(text);
+        }
+    }
+    if (idleTimeout_.count() > 0 && now - lastInput_ >= idleTimeout_) {
+        return endForLimit("idle", "session idle for " + formatDuration(idleTimeout_),
+                           "session.idle");
+    }
+    limitTimer_.expires_after(std::chrono::seconds(1));
+    limitTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->phase_ == Phase::closed) return;
+        self->checkLimits();
+        self->step();
+    });
+}
+
+void ClientConnection::endForLimit(const std::string& status, const std::string& reason,
+                                   const std::string& auditType) {
+    limitReached_ = true;
+    log_.info(auditType, {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
+    if (session_) {
+        fireDb([type = auditType, account = auditName(), peer = peer_, id = session_->id,
+                reason](DbContext& ctx) {
+            auditEvent(ctx, type, account, peer,
+                       {{"account", account}, {"session_id", id}, {"reason", reason}});
+        });
+    }
+    for (auto& slot : bridges_) slot.bridge->deny(reason + "; closing", 255);
+    finishSessionRow(status, reason);
+    disconnect(reason);
+}
+
+void ClientConnection::finishSessionRow(const std::string& status, const std::string& reason) {
+    if (!session_) return;
+    std::uint64_t in = bytesIn_;
+    std::uint64_t out = bytesOut_;
+    for (auto& slot : bridges_) {
+        in += slot.bridge->bytesIn();
+        out += slot.bridge->bytesOut();
+    }
+    db::SessionEnd end;
+    end.status = status;
+    end.reason = reason;
+    end.bytesIn = static_cast<std::int64_t>(in);
+    end.bytesOut = static_cast<std::int64_t>(out);
+    end.endedAt = systemNow();
+    log_.info("session.end", {{"conn", id_},
+                              {"session", session_->id},
+                              {"status", status},
+                              {"reason", reason},
+                              {"bytes_in", in},
+                              {"bytes_out", out}});
+    fireDb([start = *session_, end](DbContext& ctx) { endSession(ctx, start, end); });
+    session_.reset();
+}
+
+// ---- endings ---------------------------------------------------------------------
+
+void ClientConnection::disconnect(const std::string& reason) {
+    if (phase_ >= Phase::closing) return;
+    closeReason_ = reason;
+    ssh_session_set_disconnect_message(session_ssh_.get(), reason.c_str());
+    lingerForClient_ = !bridges_.empty();
+    phase_ = Phase::closing;
+    closingTimer_.expires_after(kDrainTimeout);
+    closingTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec) self->teardown(self->closeReason_);
+    });
+}
+
+void ClientConnection::teardown(const std::string& why) {
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::closed;
+    graceTimer_.cancel();
+    delayTimer_.cancel();
+    upstreamTimer_.cancel();
+    closingTimer_.cancel();
+    limitTimer_.cancel();
+    finishSessionRow(why == "flow control violation" ? "failed" : "closed", why);
+    heldMessage_.reset();
+    // Channels before their sessions; watchers let go of descriptors before
+    // libssh closes them.
+    bridges_.clear();
+    if (upstream_) upstream_->close();
+    if (watcher_) watcher_->stop();
+    event_.reset();
+    session_ssh_.reset();
+    ticket_.release();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - startedAt_);
+    log_.info(
+        "connection.closed",
+        {{"conn", id_}, {"reason", why}, {"duration_ms", static_cast<std::int64_t>(ms.count())}});
+    closed_ = true;
+}
+
+}  // namespace portcullis::gateway

@@ -1,0 +1,161 @@
+#pragma once
+// ClientConnection: one downstream SSH connection, from key exchange through
+// the two authentication factors to its relayed channels, driven entirely on
+// its own strand by socket readiness (libssh in non-blocking mode). Store work
+// goes to the DbPool and comes back as a posted continuation; while one is in
+// flight the connection takes no further message from the client.
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/user_spec.hpp"
+#include "db/sessions.hpp"
+#include "gateway/admission.hpp"
+#include "gateway/channel_bridge.hpp"
+#include "gateway/config.hpp"
+#include "gateway/db_pool.hpp"
+#include "gateway/log.hpp"
+#include "gateway/ssh_handles.hpp"
+#include "gateway/ssh_io.hpp"
+#include "gateway/store_ops.hpp"
+#include "gateway/upstream.hpp"
+
+namespace portcullis::gateway {
+
+// What every connection shares (owned by the Server, outlives all connections).
+struct Services {
+    const Config& config;
+    Logger& log;
+    DbPool& db;
+    ssh_key upstreamKey;  // read-only; each upstream session uses a copy
+    std::filesystem::path keysDir;
+    std::string gatewayId;
+};
+
+class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
+  public:
+    ClientConnection(Services& services, Strand strand, SessionPtr session, PeerInfo peer,
+                     Admission::Ticket ticket, std::uint64_t id);
+    ~ClientConnection();
+    ClientConnection(const ClientConnection&) = delete;
+    ClientConnection& operator=(const ClientConnection&) = delete;
+
+    void start();
+    // SIGTERM: tell the user, close the session, disconnect (posted to the strand).
+    void shutdown(const std::string& reason);
+    // Ends the connection at once (shutdown deadline passed).
+    void abort(const std::string& reason);
+    // Safe from any thread.
+    bool closed() const { return closed_.load(); }
+
+  private:
+    enum class Phase { handshake, auth, open, closing, closed };
+
+    // Event loop.
+    void step();
+    void pumpDownstream();
+    void arm();
+    void onReady(bool ok);
+    template <class F>
+    void post(F&& f);
+    // Runs `job` on a store worker and `done` back on the strand (nullopt when
+    // the store failed: the caller denies).
+    template <class R>
+    void runDb(std::function<R(DbContext&)> job, std::function<void(std::optional<R>)> done);
+    void fireDb(std::function<void(DbContext&)> job);
+
+    // Messages.
+    void processMessages();
+    void handleAuth(MessagePtr msg);
+    void handlePublicKey(MessagePtr msg);
+    void handleKeyboardInteractive(MessagePtr msg);
+    void authFailed(MessagePtr msg, std::chrono::steady_clock::time_point asked, bool counts);
+    void authenticated(MessagePtr msg);
+    void handleChannelOpen(MessagePtr msg);
+    void handleChannelRequest(MessagePtr msg);
+    ChannelBridge* findBridge(ssh_channel channel);
+    ChannelBridge* findBridge(std::uint64_t id);
+    std::string auditName() const;
+
+    // Access and upstream.
+    void requestAccess(std::uint64_t bridgeId);
+    void startUpstream(const db::Target& target, const std::string& login);
+    void advanceUpstream();
+    void startSessionRow(const std::string& channel);
+    void checkLimits();
+    void endForLimit(const std::string& status, const std::string& reason,
+                     const std::string& auditType);
+
+    // Endings.
+    void disconnect(const std::string& reason);
+    void teardown(const std::string& why);
+    void finishSessionRow(const std::string& status, const std::string& reason);
+
+    Services& services_;
+    const Config& config_;
+    Logger& log_;
+    Strand strand_;
+    PeerInfo peer_;
+    Admission::Ticket ticket_;
+    std::uint64_t id_;
+    Phase phase_ = Phase::handshake;
+    std::atomic<bool> closed_{false};
+    std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
+
+    // Authentication state.
+    std::optional<std::string> userName_;
+    std::optional<UserSpec> spec_;  // nullopt: the name did not parse (treated as unknown)
+    bool publicKeyDone_ = false;
+    int authFailures_ = 0;
+    bool busy_ = false;
+    bool rerunPosted_ = false;
+    bool lingerForClient_ = false;  // a store job or a failure delay holds the next message back
+    std::string closeReason_;
+
+    // Session.
+    std::optional<db::SessionStart> session_;
+    std::uint64_t bytesIn_ = 0;
+    std::uint64_t bytesOut_ = 0;
+    std::vector<std::uint64_t> allowed_;  // bridges allowed, waiting for the upstream
+    std::optional<std::int64_t> grantId_;
+    // Limits of the decision that opened the session (SPEC §5).
+    Seconds maxSession_{0};
+    Seconds idleTimeout_{0};
+    std::optional<TimePoint> endsBy_;
+    std::chrono::steady_clock::time_point sessionStarted_;
+    std::chrono::steady_clock::time_point lastInput_;
+    std::uint64_t inputSeen_ = 0;
+    int noticesSent_ = 0;  // 1: five minutes, 2: one minute
+    bool limitReached_ = false;
+    bool upstreamFailureAudited_ = false;
+    bool draining_ = false;
+    MessagePtr heldMessage_;  // the auth request being decided (at most one)
+
+    boost::asio::steady_timer graceTimer_;
+    boost::asio::steady_timer delayTimer_;
+    boost::asio::steady_timer upstreamTimer_;
+    boost::asio::steady_timer closingTimer_;
+    boost::asio::steady_timer limitTimer_;
+
+    // libssh owners, in dependency order (destroyed bottom-up): the session,
+    // its event, the watcher over its descriptor, the upstream, then the channels.
+    SessionPtr session_ssh_;
+    EventPtr event_;
+    std::unique_ptr<FdWatcher> watcher_;
+    std::unique_ptr<Upstream> upstream_;
+    struct Slot {
+        std::uint64_t id;
+        std::unique_ptr<ChannelBridge> bridge;
+    };
+    std::uint64_t nextBridgeId_ = 1;
+    std::vector<Slot> bridges_;
+};
+
+}  // namespace portcullis::gateway

@@ -1,0 +1,76 @@
+#pragma once
+// portcullisd configuration: defaults as named constants, an INI file
+// (--config) that may override them, and the command-line flags on top.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "common/result.hpp"
+#include "common/time_format.hpp"
+#include "db/otp_guard.hpp"
+#include "db/policy.hpp"
+
+namespace portcullis::gateway {
+
+enum class LogLevel { debug, info, warn, error };
+Result<LogLevel> parseLogLevel(std::string_view text);
+const char* logLevelName(LogLevel level);
+
+// Defaults (OpenSSH's where it has one).
+inline constexpr const char* kDefaultListen = "0.0.0.0:2222";
+inline constexpr Seconds kDefaultLoginGraceTime{30};
+inline constexpr int kDefaultMaxAuthTries = 6;
+inline constexpr int kDefaultMaxStartups = 100;          // pre-auth connections, all sources
+inline constexpr int kDefaultMaxStartupsPerSource = 10;  // pre-auth connections, one address
+inline constexpr int kDefaultMaxChannels = 10;           // session channels per connection
+inline constexpr Seconds kDefaultUpstreamTimeout{15};    // TCP connect + SSH handshake + auth
+inline constexpr std::chrono::milliseconds kDefaultAuthFailureDelay{250};
+inline constexpr std::size_t kDefaultBufferHigh = 1024 * 1024;  // per channel direction
+inline constexpr std::size_t kMinBufferHigh = 64 * 1024;
+inline constexpr std::size_t kMaxBufferHigh = 4 * 1024 * 1024;
+inline constexpr int kDefaultDbWorkers = 2;
+inline constexpr Seconds kDrainTimeout{5};  // SIGTERM: time to say goodbye
+
+inline constexpr const char* kDefaultKex = "curve25519-sha256,curve25519-sha256@libssh.org";
+inline constexpr const char* kDefaultHostKeyAlgorithms = "ssh-ed25519";
+inline constexpr const char* kDefaultCiphers =
+    "aes256-gcm@openssh.com,aes128-gcm@openssh.com,chacha20-poly1305@openssh.com";
+inline constexpr const char* kDefaultMacs =
+    "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
+inline constexpr const char* kServerBanner = "Portcullis";
+
+struct Config {
+    // [server]
+    std::string listenAddress = "0.0.0.0";
+    std::uint16_t listenPort = 2222;
+    int threads = 0;  // 0: one per core
+    LogLevel logLevel = LogLevel::info;
+    int dbWorkers = kDefaultDbWorkers;
+    // [limits]
+    Seconds loginGraceTime = kDefaultLoginGraceTime;
+    int maxAuthTries = kDefaultMaxAuthTries;
+    int maxStartups = kDefaultMaxStartups;
+    int maxStartupsPerSource = kDefaultMaxStartupsPerSource;
+    int maxChannels = kDefaultMaxChannels;
+    Seconds upstreamTimeout = kDefaultUpstreamTimeout;
+    std::chrono::milliseconds authFailureDelay = kDefaultAuthFailureDelay;
+    std::size_t bufferHigh = kDefaultBufferHigh;
+    db::LimitCeiling ceiling;  // max_session / idle_timeout ceilings
+    // [lockout]
+    db::GuardConfig guard;
+    // [algorithms]
+    std::string kex = kDefaultKex;
+    std::string hostKeyAlgorithms = kDefaultHostKeyAlgorithms;
+    std::string ciphers = kDefaultCiphers;
+    std::string macs = kDefaultMacs;
+
+    // Overrides from an INI file; a bad line or unknown key is refused with its line number.
+    Result<void> loadFile(const std::filesystem::path& file);
+    Result<void> setListen(std::string_view text);  // ADDR:PORT or [V6]:PORT
+    Result<void> validate() const;
+};
+
+}  // namespace portcullis::gateway

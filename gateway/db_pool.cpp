@@ -1,0 +1,83 @@
+#include "gateway/db_pool.hpp"
+
+#include <exception>
+
+namespace portcullis::gateway {
+
+struct DbPool::Worker {
+    explicit Worker(db::Database database, const db::StateDir& dir)
+        : db(std::move(database)), audit(db, &dir, true) {}
+    db::Database db;
+    db::AuditLog audit;
+    std::thread thread;
+};
+
+Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db::MasterKey& key,
+                                              const db::GuardConfig& guard, int workers,
+                                              Logger& log) {
+    auto pool = std::make_unique<DbPool>(dir, key, guard, log);
+    for (int i = 0; i < workers; ++i) {
+        auto database = db::Database::open(dir);
+        if (!database) return makeError("cannot open the store: " + database.error());
+        pool->workers_.push_back(std::make_unique<Worker>(std::move(database).value(), dir));
+    }
+    for (auto& w : pool->workers_) {
+        Worker& worker = *w;
+        worker.thread = std::thread([p = pool.get(), &worker] { p->run(worker); });
+    }
+    return pool;
+}
+
+DbPool::DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
+               Logger& log)
+    : dir_(dir), key_(key), guard_(guard), log_(log) {}
+
+DbPool::~DbPool() {
+    stop();
+}
+
+bool DbPool::submit(Job job) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (stopping_ || queue_.size() >= kMaxQueued) return false;
+        queue_.push_back(std::move(job));
+    }
+    cv_.notify_one();
+    return true;
+}
+
+void DbPool::stop() {
+    {
+        const std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    cv_.notify_all();
+    for (auto& w : workers_) {
+        if (w->thread.joinable()) w->thread.join();
+    }
+}
+
+void DbPool::run(Worker& worker) {
+    DbContext context{worker.db, worker.audit, key_, guard_};
+    while (true) {
+        Job job;
+        {
+            std::unique_lock lock(mutex_);
+            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            // Drain what is queued even when stopping: those are audit events
+            // and session ends of connections being closed.
+            if (queue_.empty()) return;
+            job = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        try {
+            job(context);
+        } catch (const std::exception& e) {
+            log_.error("db.job_failed", {{"error", e.what()}});
+        } catch (...) {
+            log_.error("db.job_failed", {{"error", "unknown"}});
+        }
+    }
+}
+
+}  // namespace portcullis::gateway

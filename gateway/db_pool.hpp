@@ -1,0 +1,67 @@
+#pragma once
+// DbPool: a few threads that do the blocking store work (SQLite) for the
+// event threads. Each worker owns its own db::Database connection (and the
+// AuditLog over it); a job runs on whichever worker is free and posts its
+// result back to the connection's strand itself.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/result.hpp"
+#include "db/audit.hpp"
+#include "db/database.hpp"
+#include "db/master_key.hpp"
+#include "db/otp_guard.hpp"
+#include "db/state_dir.hpp"
+#include "gateway/log.hpp"
+
+namespace portcullis::gateway {
+
+// What a job sees: this worker's connection and the shared read-only state.
+struct DbContext {
+    db::Database& db;
+    db::AuditLog& audit;
+    const db::MasterKey& masterKey;
+    const db::GuardConfig& guard;
+};
+
+class DbPool {
+  public:
+    using Job = std::function<void(DbContext&)>;
+    static constexpr std::size_t kMaxQueued = 4096;
+
+    static Result<std::unique_ptr<DbPool>> start(const db::StateDir& dir, const db::MasterKey& key,
+                                                 const db::GuardConfig& guard, int workers,
+                                                 Logger& log);
+    DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
+           Logger& log);
+    ~DbPool();
+    DbPool(const DbPool&) = delete;
+    DbPool& operator=(const DbPool&) = delete;
+
+    // Queues a job; false when the queue is full or the pool stopped (the
+    // caller fails closed). A job that throws is logged and dropped: jobs
+    // catch their own store errors and report them.
+    bool submit(Job job);
+    void stop();
+
+  private:
+    struct Worker;
+    void run(Worker& worker);
+
+    const db::StateDir& dir_;
+    const db::MasterKey& key_;
+    db::GuardConfig guard_;
+    Logger& log_;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<Job> queue_;
+    bool stopping_ = false;
+    std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace portcullis::gateway

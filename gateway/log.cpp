@@ -1,0 +1,73 @@
+#include "gateway/log.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+namespace portcullis::gateway {
+namespace {
+
+void appendValue(std::string& out, std::string_view v) {
+    bool quote = v.empty();
+    for (const char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\') {
+            quote = true;
+            break;
+        }
+    }
+    if (!quote) {
+        out += v;
+        return;
+    }
+    out += '"';
+    for (const char c : v) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if (u < 0x20 || u == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", u);
+            out += buf;
+        } else {
+            out += c;
+        }
+    }
+    out += '"';
+}
+
+std::string timestamp() {
+    const auto now = std::chrono::system_clock::now();
+    const auto secs = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
+    return buf;
+}
+
+}  // namespace
+
+void Logger::log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+    if (!enabled(level)) return;
+    std::string line = "ts=" + timestamp() + " level=" + logLevelName(level) + " event=";
+    appendValue(line, event);
+    for (const auto& f : fields) {
+        line += ' ';
+        line += f.key;
+        line += '=';
+        appendValue(line, f.value);
+    }
+    line += '\n';
+    const std::lock_guard lock(mutex_);
+    std::fwrite(line.data(), 1, line.size(), stderr);
+    std::fflush(stderr);
+}
+
+}  // namespace portcullis::gateway

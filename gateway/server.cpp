@@ -1,0 +1,249 @@
+#include "gateway/server.hpp"
+
+#include <unistd.h>
+
+#include <boost/asio/strand.hpp>
+#include <thread>
+
+namespace portcullis::gateway {
+namespace {
+
+constexpr const char* kPubkeyTypes =
+    "ssh-ed25519,sk-ssh-ed25519@openssh.com,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-"
+    "nistp521,"
+    "sk-ecdsa-sha2-nistp256@openssh.com,rsa-sha2-512,rsa-sha2-256";
+constexpr auto kShutdownPoll = std::chrono::milliseconds(50);
+
+std::string hostName() {
+    char buf[256] = {0};
+    if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+    return buf;
+}
+
+}  // namespace
+
+Server::Server(Config config, db::StateDir stateDir, Logger& log)
+    : config_(std::move(config)),
+      stateDir_(std::move(stateDir)),
+      log_(log),
+      acceptStrand_(boost::asio::make_strand(io_)),
+      acceptor_(acceptStrand_),
+      signals_(io_, SIGTERM, SIGINT),
+      shutdownTimer_(io_),
+      admission_(std::make_shared<Admission>(config_.maxStartups, config_.maxStartupsPerSource)) {}
+
+Server::~Server() {
+    if (db_) db_->stop();
+}
+
+Result<void> Server::prepare() {
+    if (!stateDir_.exists()) {
+        return makeError("no Portcullis store in " + stateDir_.root().string() +
+                         " (run `portcullis init`)");
+    }
+    if (auto ok = stateDir_.checkPermissions(); !ok) return ok;
+    auto key = db::MasterKey::load(stateDir_);
+    if (!key) return makeError(key.error());
+    masterKey_.emplace(std::move(key).value());
+
+    ssh_key raw = nullptr;
+    if (ssh_pki_import_privkey_file(stateDir_.upstreamKey().c_str(), nullptr, nullptr, nullptr,
+                                    &raw) != SSH_OK) {
+        return makeError("cannot read the upstream key " + stateDir_.upstreamKey().string());
+    }
+    upstreamKey_.reset(raw);
+    if (auto ok = setupBind(); !ok) return ok;
+
+    auto pool = DbPool::start(stateDir_, *masterKey_, config_.guard, config_.dbWorkers, log_);
+    if (!pool) return makeError(pool.error());
+    db_ = std::move(pool).value();
+
+    const std::string gatewayId = hostName() + ":" + std::to_string(config_.listenPort);
+    services_ = std::make_unique<Services>(
+        Services{config_, log_, *db_, upstreamKey_.get(), stateDir_.keysDir(), gatewayId});
+    db_->submit([gatewayId, &log = log_](DbContext& ctx) {
+        const int n = db::Sessions(ctx.db).abortActive(gatewayId, systemNow());
+        if (n > 0) log.warn("session.aborted_at_start", {{"count", n}});
+    });
+
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(config_.listenAddress, ec);
+    if (ec) return makeError("bad listen address " + config_.listenAddress + ": " + ec.message());
+    const boost::asio::ip::tcp::endpoint endpoint(address, config_.listenPort);
+    acceptor_.open(endpoint.protocol(), ec);
+    if (!ec) acceptor_.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(endpoint, ec);
+    if (!ec) acceptor_.listen(boost::asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+        return makeError("cannot listen on " + config_.listenAddress + ":" +
+                         std::to_string(config_.listenPort) + ": " + ec.message());
+    }
+    return {};
+}
+
+Result<void> Server::setupBind() {
+    bind_.reset(ssh_bind_new());
+    if (!bind_) return makeError("out of memory");
+    ssh_bind b = bind_.get();
+    ssh_key raw = nullptr;
+    if (ssh_pki_import_privkey_file(stateDir_.hostKey().c_str(), nullptr, nullptr, nullptr, &raw) !=
+        SSH_OK) {
+        return makeError("cannot read the host key " + stateDir_.hostKey().string());
+    }
+    KeyPtr hostKey(raw);
+    if (ssh_key_type(hostKey.get()) != SSH_KEYTYPE_ED25519) {
+        return makeError("the host key " + stateDir_.hostKey().string() + " is not an ed25519 key");
+    }
+    bool processConfig = false;
+    struct Option {
+        ssh_bind_options_e option;
+        const void* value;
+        const char* name;
+    };
+    const Option options[] = {
+        {SSH_BIND_OPTIONS_PROCESS_CONFIG, &processConfig, "process config"},
+        {SSH_BIND_OPTIONS_KEY_EXCHANGE, config_.kex.c_str(), "kex"},
+        {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, config_.hostKeyAlgorithms.c_str(),
+         "host key algorithms"},
+        {SSH_BIND_OPTIONS_CIPHERS_C_S, config_.ciphers.c_str(), "ciphers"},
+        {SSH_BIND_OPTIONS_CIPHERS_S_C, config_.ciphers.c_str(), "ciphers"},
+        {SSH_BIND_OPTIONS_HMAC_C_S, config_.macs.c_str(), "macs"},
+        {SSH_BIND_OPTIONS_HMAC_S_C, config_.macs.c_str(), "macs"},
+        {SSH_BIND_OPTIONS_PUBKEY_ACCEPTED_KEY_TYPES, kPubkeyTypes, "public key types"},
+        {SSH_BIND_OPTIONS_BANNER, kServerBanner, "banner"},
+    };
+    for (const auto& o : options) {
+        if (ssh_bind_options_set(b, o.option, o.value) != SSH_OK) {
+            return makeError(std::string("cannot set ") + o.name + ": " + ssh_get_error(b));
+        }
+    }
+    if (ssh_bind_options_set(b, SSH_BIND_OPTIONS_IMPORT_KEY, hostKey.get()) != SSH_OK) {
+        return makeError(std::string("cannot use the host key: ") + ssh_get_error(b));
+    }
+    static_cast<void>(hostKey.release());  // the bind owns it now
+    return {};
+}
+
+int Server::run() {
+    signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
+        if (!ec) beginShutdown(signal);
+    });
+    accept();
+    log_.info("gateway.listening", {{"address", config_.listenAddress},
+                                    {"port", static_cast<int>(config_.listenPort)},
+                                    {"state_dir", stateDir_.root().string()}});
+    unsigned threads = config_.threads > 0 ? static_cast<unsigned>(config_.threads)
+                                           : std::thread::hardware_concurrency();
+    if (threads == 0) threads = 2;
+    std::vector<std::thread> pool;
+    for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
+    io_.run();
+    for (auto& t : pool) t.join();
+    db_->stop();  // writes what is queued (session ends, audit events)
+    log_.info("gateway.stopped");
+    return 0;
+}
+
+void Server::accept() {
+    acceptor_.async_accept(
+        boost::asio::make_strand(io_),
+        [this](const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket) {
+            if (stopping_) return;
+            if (!ec)
+                onAccept(std::move(socket));
+            else
+                log_.warn("accept.failed", {{"error", ec.message()}});
+            accept();
+        });
+}
+
+void Server::onAccept(boost::asio::ip::tcp::socket socket) {
+    boost::system::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    PeerInfo peer{remote.address().to_string(), remote.port()};
+    auto ticket = admission_->enter(peer.address);
+    if (!ticket) {
+        log_.warn("connection.refused",
+                  {{"source", peer.address}, {"reason", "too many unauthenticated connections"}});
+        return;  // the socket closes as it goes out of scope
+    }
+    socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+
+    SessionPtr session(ssh_new());
+    if (!session) return;
+    const char* none = "none";
+    ssh_options_set(session.get(), SSH_OPTIONS_COMPRESSION_C_S, none);
+    ssh_options_set(session.get(), SSH_OPTIONS_COMPRESSION_S_C, none);
+    const int fd = socket.release();
+    // ssh_bind_accept_fd touches the shared bind: it runs here, on the accept strand only.
+    if (ssh_bind_accept_fd(bind_.get(), session.get(), fd) != SSH_OK) {
+        log_.error("accept.ssh_failed", {{"error", ssh_get_error(bind_.get())}});
+        if (ssh_get_fd(session.get()) != fd) ::close(fd);
+        return;
+    }
+    const auto id = nextConnectionId_++;
+    auto connection = std::make_shared<ClientConnection>(
+        *services_, boost::asio::strand<boost::asio::io_context::executor_type>(io_.get_executor()),
+        std::move(session), peer, std::move(ticket), id);
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        std::erase_if(connections_,
+                      [](const std::weak_ptr<ClientConnection>& w) { return w.expired(); });
+        connections_.push_back(connection);
+    }
+    connection->start();
+}
+
+void Server::beginShutdown(int signal) {
+    log_.info("gateway.shutdown", {{"signal", signal}});
+    stopping_ = true;
+    boost::asio::post(acceptStrand_, [this] {
+        boost::system::error_code ignored;
+        acceptor_.close(ignored);
+    });
+    std::vector<std::shared_ptr<ClientConnection>> live;
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            if (auto c = w.lock()) live.push_back(std::move(c));
+        }
+    }
+    for (auto& c : live) c->shutdown("the gateway is shutting down");
+    shutdownDeadline_ = std::chrono::steady_clock::now() + kDrainTimeout + std::chrono::seconds(1);
+    pollShutdown();
+}
+
+void Server::pollShutdown() {
+    bool anyLive = false;
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            if (auto c = w.lock(); c && !c->closed()) anyLive = true;
+        }
+    }
+    if (!anyLive) {
+        // Nothing left: io_context::run() returns once the last handlers ran.
+        signals_.cancel();
+        return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= shutdownDeadline_ + std::chrono::seconds(2)) {
+        log_.error("gateway.shutdown_forced");
+        io_.stop();
+        return;
+    }
+    if (now >= shutdownDeadline_ && !aborted_) {
+        aborted_ = true;
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            if (auto c = w.lock()) c->abort("gateway shutdown");
+        }
+    }
+    shutdownTimer_.expires_after(kShutdownPoll);
+    shutdownTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec) pollShutdown();
+    });
+}
+
+}  // namespace portcullis::gateway

@@ -1,0 +1,67 @@
+#pragma once
+// Server: the io_context and its threads, the listening socket, the shared
+// ssh_bind, the store workers, and SIGTERM/SIGINT handling (stop accepting,
+// tell live sessions, close them, exit 0).
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "common/result.hpp"
+#include "db/master_key.hpp"
+#include "db/state_dir.hpp"
+#include "gateway/admission.hpp"
+#include "gateway/client_connection.hpp"
+#include "gateway/config.hpp"
+#include "gateway/db_pool.hpp"
+#include "gateway/log.hpp"
+#include "gateway/ssh_handles.hpp"
+
+namespace portcullis::gateway {
+
+class Server {
+  public:
+    Server(Config config, db::StateDir stateDir, Logger& log);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Loads keys, opens the store, binds the listening socket.
+    Result<void> prepare();
+    // Runs until SIGTERM/SIGINT has drained every connection; returns the exit code.
+    int run();
+
+  private:
+    Result<void> setupBind();
+    void accept();
+    void onAccept(boost::asio::ip::tcp::socket socket);
+    void beginShutdown(int signal);
+    void pollShutdown();
+
+    Config config_;
+    db::StateDir stateDir_;
+    Logger& log_;
+    boost::asio::io_context io_;
+    boost::asio::strand<boost::asio::io_context::executor_type> acceptStrand_;
+    boost::asio::ip::tcp::acceptor acceptor_;
+    boost::asio::signal_set signals_;
+    boost::asio::steady_timer shutdownTimer_;
+    std::optional<db::MasterKey> masterKey_;
+    std::unique_ptr<DbPool> db_;
+    BindPtr bind_;
+    KeyPtr upstreamKey_;
+    std::unique_ptr<Services> services_;
+    std::shared_ptr<Admission> admission_;
+    std::uint64_t nextConnectionId_ = 1;
+    std::atomic<bool> stopping_{false};
+    bool aborted_ = false;
+    std::chrono::steady_clock::time_point shutdownDeadline_;
+    std::mutex connectionsMutex_;
+    std::vector<std::weak_ptr<ClientConnection>> connections_;
+};
+
+}  // namespace portcullis::gateway

@@ -1,0 +1,121 @@
+#include "gateway/store_ops.hpp"
+
+#include <algorithm>
+
+#include "db/grants.hpp"
+
+namespace portcullis::gateway {
+namespace {
+
+db::AuditEvent event(const std::string& type, const std::string& actor, const PeerInfo& peer,
+                     nlohmann::json details) {
+    db::AuditEvent e;
+    e.type = type;
+    e.actor = actor;
+    e.source = peer.address;
+    details["source_port"] = peer.port;
+    e.details = std::move(details);
+    return e;
+}
+
+}  // namespace
+
+bool checkPublicKey(DbContext& ctx, const std::string& account, const std::string& blob,
+                    const std::string& keyType, const std::string& fingerprint,
+                    const PeerInfo& peer) {
+    const bool registered = db::Accounts(ctx.db).hasKey(account, blob);
+    ctx.audit.record(event("auth.publickey", account, peer,
+                           {{"account", account},
+                            {"method", "publickey"},
+                            {"result", registered ? "success" : "failure"},
+                            {"reason", registered ? "key_registered" : "key_not_registered"},
+                            {"key_type", keyType},
+                            {"fingerprint", fingerprint}}));
+    return registered;
+}
+
+db::OtpVerdict checkCode(DbContext& ctx, const std::string& account, const SecretBytes& code,
+                         const PeerInfo& peer) {
+    db::OtpGuard guard(ctx.db, ctx.masterKey, ctx.audit, ctx.guard);
+    const auto verdict = guard.verify(account, code.view(), peer.address, systemNow());
+    const bool recovery = verdict.result == db::OtpResult::acceptedRecovery;
+    ctx.audit.record(event(recovery ? "auth.recovery" : "auth.totp", account, peer,
+                           {{"account", account},
+                            {"method", "keyboard-interactive"},
+                            {"result", verdict.accepted() ? "success" : "failure"},
+                            {"reason", verdict.reason()}}));
+    return verdict;
+}
+
+AccessOutcome decideAccess(DbContext& ctx, const db::AccessRequest& request,
+                           const db::LimitCeiling& ceiling, const PeerInfo& peer) {
+    AccessOutcome out;
+    out.decision = db::Policy(ctx.db).decide(request, ceiling);
+    if (out.decision.allowed) {
+        auto target = db::Targets(ctx.db).find(request.target);
+        if (target) {
+            out.target = std::move(target).value();
+        } else {
+            out.decision.allowed = false;
+            out.decision.reasons.push_back("target " + request.target + " is not defined");
+        }
+    }
+    nlohmann::json details{
+        {"account", request.account},
+        {"login", out.decision.login.empty() ? request.login : out.decision.login},
+        {"target", request.target},
+        {"channel", db::channelName(request.channel)},
+        {"allowed", out.decision.allowed},
+        {"reasons", out.decision.reasons}};
+    if (out.decision.grantId) details["grant_id"] = *out.decision.grantId;
+    ctx.audit.record(event("policy.decision", request.account, peer, std::move(details)));
+    return out;
+}
+
+std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& account) {
+    db::Policy policy(ctx.db);
+    auto shell = policy.reachableTargets(account, db::Channel::shell, systemNow());
+    auto exec = policy.reachableTargets(account, db::Channel::exec, systemNow());
+    shell.insert(shell.end(), exec.begin(), exec.end());
+    std::sort(shell.begin(), shell.end());
+    shell.erase(std::unique(shell.begin(), shell.end()), shell.end());
+    return shell;
+}
+
+void startSession(DbContext& ctx, const db::SessionStart& s, const std::string& channel) {
+    db::Transaction tx(ctx.db);
+    db::Sessions(ctx.db).insert(s);
+    nlohmann::json details{{"session_id", s.id},
+                           {"account", s.account},
+                           {"login", s.login},
+                           {"target", s.target},
+                           {"channel", channel}};
+    if (s.grantId) details["grant_id"] = *s.grantId;
+    ctx.audit.record(tx, db::AuditEvent{"session.start", s.account, s.source, std::move(details)});
+    tx.commit();
+}
+
+void endSession(DbContext& ctx, const db::SessionStart& s, const db::SessionEnd& e) {
+    db::Transaction tx(ctx.db);
+    db::Sessions(ctx.db).finish(s.id, e);
+    ctx.audit.record(tx, db::AuditEvent{"session.end",
+                                        s.account,
+                                        s.source,
+                                        {{"session_id", s.id},
+                                         {"account", s.account},
+                                         {"login", s.login},
+                                         {"target", s.target},
+                                         {"status", e.status},
+                                         {"reason", e.reason},
+                                         {"bytes_in", e.bytesIn},
+                                         {"bytes_out", e.bytesOut},
+                                         {"duration_s", (e.endedAt - s.startedAt).count()}}});
+    tx.commit();
+}
+
+void auditEvent(DbContext& ctx, const std::string& type, const std::string& actor,
+                const PeerInfo& peer, nlohmann::json details) {
+    ctx.audit.record(event(type, actor, peer, std::move(details)));
+}
+
+}  // namespace portcullis::gateway

@@ -1,0 +1,56 @@
+#pragma once
+// The store work the gateway does, each run on a DbPool worker: the checks
+// behind the two authentication factors, the access decision, and the
+// session rows and audit events. Each writes its audit event itself, before
+// the caller replies to the client (SPEC §7: one call site per kind of event).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/secret_bytes.hpp"
+#include "db/otp_guard.hpp"
+#include "db/policy.hpp"
+#include "db/sessions.hpp"
+#include "db/targets.hpp"
+#include "gateway/db_pool.hpp"
+
+namespace portcullis::gateway {
+
+struct PeerInfo {
+    std::string address;  // IP only (throttling is per address)
+    int port = 0;
+};
+
+// Publickey factor: is this (signature-verified) key registered to the account?
+// Audits auth.publickey. Unknown accounts simply have no keys.
+bool checkPublicKey(DbContext& ctx, const std::string& account, const std::string& blob,
+                    const std::string& keyType, const std::string& fingerprint,
+                    const PeerInfo& peer);
+
+// Second factor: TOTP or recovery code through the shared OtpGuard.
+// Audits auth.totp (auth.recovery when a recovery code was accepted).
+db::OtpVerdict checkCode(DbContext& ctx, const std::string& account, const SecretBytes& code,
+                         const PeerInfo& peer);
+
+struct AccessOutcome {
+    db::Decision decision;
+    std::optional<db::Target> target;    // when allowed
+    std::vector<std::string> reachable;  // when no target was named
+    bool storeError = false;
+};
+
+// Policy decision for one channel; audits policy.decision.
+AccessOutcome decideAccess(DbContext& ctx, const db::AccessRequest& request,
+                           const db::LimitCeiling& ceiling, const PeerInfo& peer);
+// The menu substitute: targets reachable now (shell and exec).
+std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& account);
+
+void startSession(DbContext& ctx, const db::SessionStart& start, const std::string& channel);
+void endSession(DbContext& ctx, const db::SessionStart& start, const db::SessionEnd& end);
+
+// Any other gateway event (upstream.hostkey_mismatch, flow.window_violation, ...).
+void auditEvent(DbContext& ctx, const std::string& type, const std::string& actor,
+                const PeerInfo& peer, nlohmann::json details);
+
+}  // namespace portcullis::gateway
