@@ -1,20 +1,16 @@
 #include "db/accounts.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/rand.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <ctime>
-#include <filesystem>
 #include <set>
 
 #include "db/groups.hpp"
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
-namespace fs = std::filesystem;
 
 constexpr const char* kAliceKey =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIH3+5obEi1n8tgDnljLUti+LP3wdxLHOrKyMme4eu9Hn alice@laptop";
@@ -24,33 +20,12 @@ constexpr const char* kBobKey =
 
 const TimePoint kNow{Seconds{1'800'000'000}};
 
-MasterKey randomMasterKey() {
-    SecretBytes key(MasterKey::kSize);
-    RAND_bytes(key.data(), static_cast<int>(key.size()));
-    return MasterKey::fromBytes(std::move(key));
-}
-
 class AccountsTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-acct-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = StateDir(tmpl);
-        ASSERT_TRUE(dir_.create());
-        auto db = Database::open(dir_, {.create = true});
-        ASSERT_TRUE(db) << db.error();
-        db_.emplace(std::move(db.value()));
-        accounts_.emplace(*db_);
-    }
-    void TearDown() override {
-        accounts_.reset();
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(dir_.root(), ec);
-    }
+    void SetUp() override { accounts_.emplace(db_); }
 
     std::int64_t scalar(const std::string& sql, std::int64_t bindValue) {
-        auto st = db_->prepare(sql);
+        auto st = db_.prepare(sql);
         st.bind(1, bindValue);
         EXPECT_TRUE(st.step()) << sql;
         return st.int64(0);
@@ -62,10 +37,10 @@ class AccountsTest : public ::testing::Test {
         return parsed.value();
     }
 
-    StateDir dir_{""};
-    std::optional<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
     std::optional<Accounts> accounts_;
-    MasterKey master_ = randomMasterKey();
+    MasterKey master_ = test::randomMasterKey();
 };
 
 TEST_F(AccountsTest, AddFindAndList) {
@@ -151,7 +126,7 @@ TEST_F(AccountsTest, DisableAndEnable) {
 TEST_F(AccountsTest, UnlockClearsFailuresAndLockOut) {
     auto alice = accounts_->add("alice", "", "", kNow);
     ASSERT_TRUE(alice);
-    auto st = db_->prepare("UPDATE accounts SET failures = 5, locked_until = ? WHERE id = ?");
+    auto st = db_.prepare("UPDATE accounts SET failures = 5, locked_until = ? WHERE id = ?");
     st.bind(1, std::int64_t{1'800'000'900}).bind(2, alice->id).run();
     auto locked = accounts_->find("alice");
     EXPECT_EQ(locked->failures, 5);
@@ -234,7 +209,7 @@ TEST_F(AccountsTest, EnrollTotpStoresASealedSecretAndHashedRecoveryCodes) {
     EXPECT_EQ(found->recoveryCodesLeft, kRecoveryCodeCount);
 
     // The stored secret is sealed to this account and opens to the shown secret.
-    auto st = db_->prepare("SELECT sealed, last_step, enrolled_at FROM totp WHERE account_id = ?");
+    auto st = db_.prepare("SELECT sealed, last_step, enrolled_at FROM totp WHERE account_id = ?");
     st.bind(1, alice->id);
     ASSERT_TRUE(st.step());
     const std::string sealed = st.blob(0);
@@ -247,7 +222,7 @@ TEST_F(AccountsTest, EnrollTotpStoresASealedSecretAndHashedRecoveryCodes) {
     EXPECT_FALSE(master_.open(sealed, "totp:" + std::to_string(alice->id + 1)));
 
     // Recovery codes: only salted hashes, each matching one shown code.
-    auto codes = db_->prepare("SELECT salt, hash FROM recovery_codes WHERE account_id = ?");
+    auto codes = db_.prepare("SELECT salt, hash FROM recovery_codes WHERE account_id = ?");
     codes.bind(1, alice->id);
     int rows = 0;
     std::set<std::string> salts;
@@ -275,9 +250,9 @@ TEST_F(AccountsTest, ReEnrollReplacesSecretCodesAndUsedStep) {
     auto first = accounts_->enrollTotp("alice", master_, "", kNow);
     ASSERT_TRUE(first);
     EXPECT_EQ(first->uri.rfind("otpauth://totp/Portcullis:alice?", 0), 0u) << first->uri;
-    auto mark = db_->prepare("UPDATE totp SET last_step = 123 WHERE account_id = ?");
+    auto mark = db_.prepare("UPDATE totp SET last_step = 123 WHERE account_id = ?");
     mark.bind(1, alice->id).run();
-    auto use = db_->prepare(
+    auto use = db_.prepare(
         "UPDATE recovery_codes SET used_at = 1 WHERE id = (SELECT min(id) FROM recovery_codes "
         "WHERE account_id = ?)");
     use.bind(1, alice->id).run();
@@ -293,7 +268,7 @@ TEST_F(AccountsTest, ReEnrollReplacesSecretCodesAndUsedStep) {
     EXPECT_EQ(scalar("SELECT count(*) FROM recovery_codes WHERE account_id = ?", alice->id),
               kRecoveryCodeCount);
     // None of the old codes matches a stored hash any more.
-    auto codes = db_->prepare("SELECT salt, hash FROM recovery_codes WHERE account_id = ?");
+    auto codes = db_.prepare("SELECT salt, hash FROM recovery_codes WHERE account_id = ?");
     codes.bind(1, alice->id);
     while (codes.step()) {
         for (const auto& old : first->recoveryCodes) {
@@ -319,7 +294,7 @@ TEST_F(AccountsTest, RemoveTakesKeysSecretCodesAndMembershipsWithIt) {
     ASSERT_TRUE(alice);
     ASSERT_TRUE(accounts_->addKey("alice", key(kAliceKey), kNow));
     ASSERT_TRUE(accounts_->enrollTotp("alice", master_, "Portcullis", kNow));
-    Groups groups(*db_);
+    Groups groups(db_);
     ASSERT_TRUE(groups.add("oncall", kNow));
     ASSERT_TRUE(groups.addMember("oncall", "alice"));
     ASSERT_TRUE(accounts_->remove("alice"));
@@ -339,7 +314,7 @@ TEST_F(AccountsTest, RemoveTakesKeysSecretCodesAndMembershipsWithIt) {
 TEST_F(AccountsTest, FindAndListFillGroups) {
     ASSERT_TRUE(accounts_->add("alice", "", "", kNow));
     ASSERT_TRUE(accounts_->add("bob", "", "", kNow));
-    Groups groups(*db_);
+    Groups groups(db_);
     ASSERT_TRUE(groups.add("oncall", kNow));
     ASSERT_TRUE(groups.add("admins", kNow));
     ASSERT_TRUE(groups.addMember("oncall", "alice"));

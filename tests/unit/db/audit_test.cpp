@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -15,12 +14,11 @@
 
 #include "common/encoding.hpp"
 #include "db/database.hpp"
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
 
-namespace fs = std::filesystem;
 using json = nlohmann::json;
 using ::testing::AllOf;
 using ::testing::Contains;
@@ -29,23 +27,8 @@ using ::testing::IsEmpty;
 
 class AuditLogTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-audit-XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data());
-        dir_ = std::make_unique<StateDir>(root_ / "state");
-        ASSERT_TRUE(dir_->create().ok());
-        auto db = Database::open(*dir_, {.create = true});
-        ASSERT_TRUE(db.ok()) << db.error();
-        db_ = std::make_unique<Database>(std::move(db.value()));
-    }
-    ~AuditLogTest() override {
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(root_, ec);
-    }
-
-    AuditLog mirrored() { return AuditLog(*db_, dir_.get(), /*syslog=*/false); }
-    AuditLog unmirrored() { return AuditLog(*db_, nullptr, /*syslog=*/false); }
+    AuditLog mirrored() { return AuditLog(db_, &store_.dir(), /*syslog=*/false); }
+    AuditLog unmirrored() { return AuditLog(db_, nullptr, /*syslog=*/false); }
 
     static AuditEvent event(int i, const std::string& type = "admin.user.add") {
         AuditEvent e;
@@ -62,16 +45,15 @@ class AuditLogTest : public ::testing::Test {
 
     std::vector<std::string> logLines() const {
         std::vector<std::string> lines;
-        std::ifstream in(dir_->auditLog());
+        std::ifstream in(store_.dir().auditLog());
         for (std::string line; std::getline(in, line);) lines.push_back(line);
         return lines;
     }
 
-    void sql(const std::string& text) { db_->exec(text); }
+    void sql(const std::string& text) { db_.exec(text); }
 
-    fs::path root_;
-    std::unique_ptr<StateDir> dir_;
-    std::unique_ptr<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
 };
 
 // Does any problem mention this event id and this word?
@@ -200,7 +182,7 @@ TEST_F(AuditLogTest, EditWithRecomputedHashBreaksTheNextLink) {
     auto object = row.toJson();
     object.erase("hash");
     const auto forged = sha256Hex(canonicalJson(object));
-    db_->prepare("UPDATE audit_events SET details = ?, hash = ? WHERE id = 4")
+    db_.prepare("UPDATE audit_events SET details = ?, hash = ? WHERE id = 4")
         .bind(1, canonicalJson(row.event.details))
         .bind(2, forged)
         .run();
@@ -274,7 +256,7 @@ TEST_F(AuditLogTest, ReplacedLastRowIsDetectedAgainstAuditLog) {
 TEST_F(AuditLogTest, TornLineInAuditLogIsIgnored) {
     auto log = mirrored();
     recordMany(log, 3);
-    std::ofstream(dir_->auditLog(), std::ios::app) << R"({"id":4,"ha)";
+    std::ofstream(store_.dir().auditLog(), std::ios::app) << R"({"id":4,"ha)";
     EXPECT_TRUE(log.verify().ok());
 }
 
@@ -338,14 +320,14 @@ TEST_F(AuditLogTest, AuditLogHasOneJsonLinePerEventMatchingTheDatabase) {
         }
     }
     struct stat st {};
-    ASSERT_EQ(::stat(dir_->auditLog().c_str(), &st), 0);
+    ASSERT_EQ(::stat(store_.dir().auditLog().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST_F(AuditLogTest, RolledBackEventLeavesNoLineAndNoRow) {
     auto log = mirrored();
     {
-        Transaction tx(*db_);
+        Transaction tx(db_);
         log.record(tx, event(1));
         // no commit: rolled back
     }
@@ -358,7 +340,7 @@ TEST_F(AuditLogTest, RolledBackEventLeavesNoLineAndNoRow) {
 
 TEST_F(AuditLogTest, EventInTransactionIsMirroredOnlyAfterCommit) {
     auto log = mirrored();
-    Transaction tx(*db_);
+    Transaction tx(db_);
     const auto first = log.record(tx, event(1));
     const auto second = log.record(tx, event(2));
     EXPECT_EQ(second, first + 1);
@@ -369,7 +351,7 @@ TEST_F(AuditLogTest, EventInTransactionIsMirroredOnlyAfterCommit) {
 }
 
 TEST_F(AuditLogTest, SyslogMirrorNeverFailsTheEvent) {
-    AuditLog log(*db_, dir_.get(), /*syslog=*/true);
+    AuditLog log(db_, &store_.dir(), /*syslog=*/true);
     EXPECT_NO_THROW(log.record(event(1)));
     EXPECT_EQ(logLines().size(), 1u);
 }

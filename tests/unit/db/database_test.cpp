@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 
 #include <fstream>
-#include <optional>
 
 #include "db/schema.hpp"
 #include "db/state_dir.hpp"
 #include "tests/support/process.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
@@ -16,12 +16,8 @@ namespace fs = std::filesystem;
 
 class DatabaseTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        dir_.emplace(tmp_.path() / "state");
-        ASSERT_TRUE(dir_->create());
-    }
     Database openNew() {
-        auto db = Database::open(*dir_, {.create = true});
+        auto db = Database::open(dir_, {.create = true});
         EXPECT_TRUE(db) << db.error();
         return std::move(db.value());
     }
@@ -34,8 +30,8 @@ class DatabaseTest : public ::testing::Test {
         db.prepare("INSERT INTO groups(name, created_at) VALUES (?, 0)").bind(1, name).run();
     }
 
-    test::TempDir tmp_;
-    std::optional<StateDir> dir_;
+    test::TempStore store_{test::TempStore::Open::stateDirOnly};
+    const StateDir& dir_ = store_.dir();
 };
 
 TEST_F(DatabaseTest, NewStoreIsWalAtCurrentVersionWithoutWorldAccess) {
@@ -45,34 +41,34 @@ TEST_F(DatabaseTest, NewStoreIsWalAtCurrentVersionWithoutWorldAccess) {
     EXPECT_EQ(mode.text(0), "wal");
     EXPECT_EQ(db.schemaVersion(), currentSchemaVersion());
     struct stat st {};
-    ASSERT_EQ(::stat(dir_->database().c_str(), &st), 0);
+    ASSERT_EQ(::stat(dir_.database().c_str(), &st), 0);
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
 TEST_F(DatabaseTest, OpeningWithoutCreateRefusesAMissingStore) {
-    auto db = Database::open(*dir_);
+    auto db = Database::open(dir_);
     ASSERT_FALSE(db);
     EXPECT_NE(db.error().find("portcullis init"), std::string::npos) << db.error();
 }
 
 TEST_F(DatabaseTest, ForeignSqliteFileIsRefused) {
     {
-        auto db = Database::openFile(dir_->database(), {.create = true});
+        auto db = Database::openFile(dir_.database(), {.create = true});
         ASSERT_TRUE(db);
     }
     // Overwrite with someone else's SQLite database.
-    fs::remove(dir_->database());
+    fs::remove(dir_.database());
     test::runProcess(
-        {"sqlite3", dir_->database().string(), "CREATE TABLE t(x); INSERT INTO t VALUES(1);"});
-    ASSERT_EQ(::chmod(dir_->database().c_str(), 0600), 0);
-    auto db = Database::open(*dir_);
+        {"sqlite3", dir_.database().string(), "CREATE TABLE t(x); INSERT INTO t VALUES(1);"});
+    ASSERT_EQ(::chmod(dir_.database().c_str(), 0600), 0);
+    auto db = Database::open(dir_);
     ASSERT_FALSE(db);
     EXPECT_NE(db.error().find("not a Portcullis database"), std::string::npos) << db.error();
 }
 
 TEST_F(DatabaseTest, DamagedFileIsRefused) {
-    test::writeFile(dir_->database(), std::string(4096, 'x'));
-    auto db = Database::open(*dir_);
+    test::writeFile(dir_.database(), std::string(4096, 'x'));
+    auto db = Database::open(dir_);
     ASSERT_FALSE(db);
     EXPECT_NE(db.error().find("cannot use database"), std::string::npos) << db.error();
 }
@@ -82,15 +78,15 @@ TEST_F(DatabaseTest, NewerSchemaIsRefusedClearly) {
         auto db = openNew();
         db.exec("PRAGMA user_version = " + std::to_string(currentSchemaVersion() + 1));
     }
-    auto db = Database::open(*dir_);
+    auto db = Database::open(dir_);
     ASSERT_FALSE(db);
     EXPECT_NE(db.error().find("newer than this program knows"), std::string::npos) << db.error();
 }
 
 TEST_F(DatabaseTest, WorldReadableDatabaseIsRefused) {
     { auto db = openNew(); }
-    ASSERT_EQ(::chmod(dir_->database().c_str(), 0644), 0);
-    auto db = Database::open(*dir_);
+    ASSERT_EQ(::chmod(dir_.database().c_str(), 0644), 0);
+    auto db = Database::open(dir_);
     ASSERT_FALSE(db);
     EXPECT_NE(db.error().find("readable by everyone"), std::string::npos) << db.error();
 }

@@ -4,15 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -69,32 +65,18 @@ TEST(GrantLogins, ValidLoginNames) {
 class GrantsTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-grants-XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data());
-        StateDir dir(root_ / "state");
-        ASSERT_TRUE(dir.create().ok());
-        auto db = Database::open(dir, {.create = true});
-        ASSERT_TRUE(db.ok()) << db.error();
-        db_ = std::make_unique<Database>(std::move(db.value()));
-        grants_ = std::make_unique<Grants>(*db_);
+        grants_ = std::make_unique<Grants>(db_);
         for (const char* name : {"alice", "bob", "carol"}) addAccount(name);
         addGroup("oncall", {"alice", "bob"});
         addGroup("dba", {"carol"});
     }
-    ~GrantsTest() override {
-        grants_.reset();
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(root_, ec);
-    }
-
     void addAccount(const std::string& name) {
-        db_->prepare("INSERT INTO accounts (name, created_at) VALUES (?, 0)").bind(1, name).run();
+        db_.prepare("INSERT INTO accounts (name, created_at) VALUES (?, 0)").bind(1, name).run();
     }
     void addGroup(const std::string& name, const std::vector<std::string>& members) {
-        db_->prepare("INSERT INTO groups (name, created_at) VALUES (?, 0)").bind(1, name).run();
+        db_.prepare("INSERT INTO groups (name, created_at) VALUES (?, 0)").bind(1, name).run();
         for (const auto& m : members) {
-            db_->prepare(
+            db_.prepare(
                    "INSERT INTO group_members (group_id, account_id) VALUES "
                    "((SELECT id FROM groups WHERE name = ?), (SELECT id FROM accounts WHERE name = "
                    "?))")
@@ -126,8 +108,8 @@ class GrantsTest : public ::testing::Test {
     }
 
     const TimePoint now_ = TimePoint{Seconds{1'790'000'000}};
-    fs::path root_;
-    std::unique_ptr<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
     std::unique_ptr<Grants> grants_;
 };
 

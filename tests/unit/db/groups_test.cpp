@@ -1,45 +1,29 @@
 #include "db/groups.hpp"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
 #include <optional>
 
 #include "db/accounts.hpp"
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
-namespace fs = std::filesystem;
 
 const TimePoint kNow{Seconds{1'800'000'000}};
 
 class GroupsTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-grp-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = StateDir(tmpl);
-        ASSERT_TRUE(dir_.create());
-        auto db = Database::open(dir_, {.create = true});
-        ASSERT_TRUE(db) << db.error();
-        db_.emplace(std::move(db.value()));
-        groups_.emplace(*db_);
-        Accounts accounts(*db_);
+        groups_.emplace(db_);
+        Accounts accounts(db_);
         ASSERT_TRUE(accounts.add("alice", "", "", kNow));
         ASSERT_TRUE(accounts.add("bob", "", "", kNow));
         ASSERT_TRUE(accounts.add("carol", "", "", kNow));
     }
-    void TearDown() override {
-        groups_.reset();
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(dir_.root(), ec);
-    }
 
-    StateDir dir_{""};
-    std::optional<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
     std::optional<Groups> groups_;
 };
 
@@ -126,10 +110,10 @@ TEST_F(GroupsTest, RemovingAGroupOrAnAccountRemovesMemberships) {
     ASSERT_TRUE(groups_->addMember("admins", "bob"));
     ASSERT_TRUE(groups_->remove("admins"));
     EXPECT_EQ(groups_->groupsOf("bob"), (Names{"oncall"}));
-    Accounts accounts(*db_);
+    Accounts accounts(db_);
     ASSERT_TRUE(accounts.remove("bob"));
     EXPECT_EQ(groups_->list().at(0).members, (Names{"alice"}));
-    auto count = db_->prepare("SELECT count(*) FROM group_members");
+    auto count = db_.prepare("SELECT count(*) FROM group_members");
     ASSERT_TRUE(count.step());
     EXPECT_EQ(count.int64(0), 1);
 }

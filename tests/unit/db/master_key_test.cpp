@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
@@ -99,17 +99,8 @@ TEST(MasterKeySealTest, WrongAssociatedDataFails) {
 
 class MasterKeyStoreTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-mk-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = StateDir(tmpl);
-        ASSERT_TRUE(dir_.create());
-    }
-    void TearDown() override {
-        std::error_code ec;
-        fs::remove_all(dir_.root(), ec);
-    }
-    StateDir dir_{""};
+    test::TempStore store_{test::TempStore::Open::stateDirOnly};
+    const StateDir& dir_ = store_.dir();
 };
 
 TEST_F(MasterKeyStoreTest, CreateOrLoadCreatesA0600KeyAndLoadsItAgain) {

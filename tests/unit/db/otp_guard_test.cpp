@@ -1,13 +1,10 @@
 #include "db/otp_guard.hpp"
 
 #include <gtest/gtest.h>
-#include <openssl/rand.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <filesystem>
 #include <latch>
 #include <optional>
 #include <thread>
@@ -15,34 +12,20 @@
 #include "common/encoding.hpp"
 #include "db/accounts.hpp"
 #include "db/audit.hpp"
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
-namespace fs = std::filesystem;
 
 // A step boundary (1'800'000'000 / 30 = 60'000'000), plus a few seconds.
 const TimePoint kT0{Seconds{1'800'000'000 + 7}};
 constexpr const char* kSource = "192.0.2.10";
 
-MasterKey randomMasterKey() {
-    SecretBytes key(MasterKey::kSize);
-    RAND_bytes(key.data(), static_cast<int>(key.size()));
-    return MasterKey::fromBytes(std::move(key));
-}
-
 class OtpGuardTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-otp-XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = StateDir(tmpl);
-        ASSERT_TRUE(dir_.create());
-        auto db = Database::open(dir_, {.create = true});
-        ASSERT_TRUE(db) << db.error();
-        db_.emplace(std::move(db.value()));
-        audit_.emplace(*db_, &dir_, false);
-        Accounts accounts(*db_);
+        audit_.emplace(db_, &store_.dir(), false);
+        Accounts accounts(db_);
         auto alice = accounts.add("alice", "", "", kT0);
         ASSERT_TRUE(alice);
         aliceId_ = alice->id;
@@ -54,14 +37,7 @@ class OtpGuardTest : public ::testing::Test {
         ASSERT_TRUE(accounts.add("dave", "", "", kT0));
         ASSERT_TRUE(accounts.enrollTotp("dave", key_, "Portcullis", kT0));
         ASSERT_TRUE(accounts.setEnabled("dave", false));
-        guard_.emplace(*db_, key_, *audit_, config_);
-    }
-    void TearDown() override {
-        guard_.reset();
-        audit_.reset();
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(dir_.root(), ec);
+        guard_.emplace(db_, key_, *audit_, config_);
     }
 
     // The code alice's authenticator shows at time t.
@@ -79,19 +55,19 @@ class OtpGuardTest : public ::testing::Test {
         return guard_->verify(account, code, source, now);
     }
     std::int64_t scalar(const std::string& sql) {
-        auto st = db_->prepare(sql);
+        auto st = db_.prepare(sql);
         EXPECT_TRUE(st.step()) << sql;
         return st.int64(0);
     }
     void reconfigure(const GuardConfig& config) {
         config_ = config;
-        guard_.emplace(*db_, key_, *audit_, config_);
+        guard_.emplace(db_, key_, *audit_, config_);
     }
 
-    StateDir dir_{""};
-    std::optional<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
     std::optional<AuditLog> audit_;
-    MasterKey key_ = randomMasterKey();
+    MasterKey key_ = test::randomMasterKey();
     GuardConfig config_;
     std::optional<OtpGuard> guard_;
     std::int64_t aliceId_ = 0;
@@ -141,8 +117,8 @@ TEST_F(OtpGuardTest, WrongAndMalformedCodesAreBadCodes) {
         const auto v = verify("alice", code, kT0);
         EXPECT_EQ(v.result, OtpResult::badCode) << "'" << code << "'";
         EXPECT_EQ(v.reason(), "bad_code");
-        ASSERT_LT(Accounts(*db_).find("alice")->failures, config_.maxFailures);
-        ASSERT_TRUE(Accounts(*db_).unlock("alice"));
+        ASSERT_LT(Accounts(db_).find("alice")->failures, config_.maxFailures);
+        ASSERT_TRUE(Accounts(db_).unlock("alice"));
     }
 }
 
@@ -150,12 +126,12 @@ TEST_F(OtpGuardTest, LockOutAfterFiveFailuresAndUnlock) {
     const std::string wrong = wrongCodeAt(kT0);
     for (int i = 1; i < 5; ++i) {
         EXPECT_EQ(verify("alice", wrong, kT0).result, OtpResult::badCode) << i;
-        EXPECT_EQ(Accounts(*db_).find("alice")->failures, i);
+        EXPECT_EQ(Accounts(db_).find("alice")->failures, i);
     }
     const auto fifth = verify("alice", wrong, kT0);
     EXPECT_EQ(fifth.result, OtpResult::locked);
     EXPECT_EQ(fifth.reason(), "locked");
-    auto locked = Accounts(*db_).find("alice");
+    auto locked = Accounts(db_).find("alice");
     ASSERT_TRUE(locked->lockedUntil);
     EXPECT_EQ(*locked->lockedUntil, kT0 + Seconds{15 * 60});
     EXPECT_TRUE(locked->lockedAt(kT0));
@@ -163,9 +139,9 @@ TEST_F(OtpGuardTest, LockOutAfterFiveFailuresAndUnlock) {
     // While locked, even the right code is refused, and its step is not used up.
     EXPECT_EQ(verify("alice", codeAt(kT0), kT0).result, OtpResult::locked);
     EXPECT_EQ(verify("alice", recoveryCodes_[0], kT0).result, OtpResult::locked);
-    EXPECT_EQ(Accounts(*db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount);
+    EXPECT_EQ(Accounts(db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount);
 
-    ASSERT_TRUE(Accounts(*db_).unlock("alice"));
+    ASSERT_TRUE(Accounts(db_).unlock("alice"));
     EXPECT_EQ(verify("alice", codeAt(kT0), kT0).result, OtpResult::acceptedTotp);
 }
 
@@ -185,7 +161,7 @@ TEST_F(OtpGuardTest, LockOutAuditEventCarriesNoCode) {
         tried.push_back(wrong);
         verify("alice", wrong, kT0);
     }
-    auto st = db_->prepare(
+    auto st = db_.prepare(
         "SELECT actor, source, details FROM audit_events WHERE type = 'account.locked'");
     ASSERT_TRUE(st.step()) << "no account.locked event";
     EXPECT_EQ(st.text(0), "alice");
@@ -212,7 +188,7 @@ TEST_F(OtpGuardTest, LockOutExpiresAfterFifteenMinutes) {
     EXPECT_EQ(verify("alice", codeAt(almost), almost).result, OtpResult::locked);
     const TimePoint after = kT0 + Seconds{15 * 60};
     EXPECT_EQ(verify("alice", codeAt(after), after).result, OtpResult::acceptedTotp);
-    auto account = Accounts(*db_).find("alice");
+    auto account = Accounts(db_).find("alice");
     EXPECT_EQ(account->failures, 0);
     EXPECT_FALSE(account->lockedUntil);
 }
@@ -223,14 +199,14 @@ TEST_F(OtpGuardTest, ExpiredLockOutStartsTheCountAgain) {
     const TimePoint after = kT0 + Seconds{16 * 60};
     const std::string wrongLater = wrongCodeAt(after);
     EXPECT_EQ(verify("alice", wrongLater, after).result, OtpResult::badCode);
-    EXPECT_EQ(Accounts(*db_).find("alice")->failures, 1);
+    EXPECT_EQ(Accounts(db_).find("alice")->failures, 1);
 }
 
 TEST_F(OtpGuardTest, SuccessResetsTheFailureCount) {
     const std::string wrong = wrongCodeAt(kT0);
     for (int i = 0; i < 4; ++i) verify("alice", wrong, kT0);
     ASSERT_TRUE(verify("alice", codeAt(kT0), kT0).accepted());
-    EXPECT_EQ(Accounts(*db_).find("alice")->failures, 0);
+    EXPECT_EQ(Accounts(db_).find("alice")->failures, 0);
     for (int i = 0; i < 4; ++i) EXPECT_EQ(verify("alice", wrong, kT0).result, OtpResult::badCode);
 }
 
@@ -276,11 +252,11 @@ TEST_F(OtpGuardTest, RecoveryCodeWorksOnce) {
     EXPECT_EQ(v.result, OtpResult::acceptedRecovery);
     EXPECT_TRUE(v.accepted());
     EXPECT_EQ(v.reason(), "accepted_recovery");
-    EXPECT_EQ(Accounts(*db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 1);
+    EXPECT_EQ(Accounts(db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 1);
     EXPECT_EQ(verify("alice", recoveryCodes_[3], kT0 + Seconds{1}).result, OtpResult::badCode);
     // Other codes still work.
     EXPECT_EQ(verify("alice", recoveryCodes_[4], kT0).result, OtpResult::acceptedRecovery);
-    EXPECT_EQ(Accounts(*db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 2);
+    EXPECT_EQ(Accounts(db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 2);
 }
 
 TEST_F(OtpGuardTest, RecoveryCodeMayBeTypedWithoutDashesOrInUpperCase) {
@@ -298,7 +274,7 @@ TEST_F(OtpGuardTest, RecoveryCodeMayBeTypedWithoutDashesOrInUpperCase) {
     EXPECT_EQ(verify("alice", " " + spaced + " ", kT0).result, OtpResult::acceptedRecovery);
 
     // Another account's code does not work.
-    Accounts accounts(*db_);
+    Accounts accounts(db_);
     ASSERT_TRUE(accounts.add("erin", "", "", kT0));
     auto erin = accounts.enrollTotp("erin", key_, "Portcullis", kT0);
     ASSERT_TRUE(erin);
@@ -319,7 +295,7 @@ TEST_F(OtpGuardTest, UnknownAccountIsRefusedWithoutCreatingRows) {
 }
 
 TEST_F(OtpGuardTest, DisabledAccountIsRefusedEvenWithTheRightCode) {
-    Accounts accounts(*db_);
+    Accounts accounts(db_);
     ASSERT_TRUE(accounts.setEnabled("alice", false));
     const auto v = verify("alice", codeAt(kT0), kT0);
     EXPECT_EQ(v.result, OtpResult::disabled);
@@ -335,14 +311,14 @@ TEST_F(OtpGuardTest, UnenrolledAccountIsRefused) {
     const auto v = verify("carol", "123456", kT0);
     EXPECT_EQ(v.result, OtpResult::notEnrolled);
     EXPECT_EQ(v.reason(), "not_enrolled");
-    ASSERT_TRUE(Accounts(*db_).resetTotp("alice"));
+    ASSERT_TRUE(Accounts(db_).resetTotp("alice"));
     EXPECT_EQ(verify("alice", codeAt(kT0), kT0).result, OtpResult::notEnrolled);
     EXPECT_EQ(verify("alice", recoveryCodes_[0], kT0).result, OtpResult::notEnrolled);
 }
 
 TEST_F(OtpGuardTest, WrongMasterKeyThrows) {
-    const MasterKey other = randomMasterKey();
-    OtpGuard guard(*db_, other, *audit_, config_);
+    const MasterKey other = test::randomMasterKey();
+    OtpGuard guard(db_, other, *audit_, config_);
     EXPECT_THROW(guard.verify("alice", codeAt(kT0), kSource, kT0), Error);
     // Nothing was changed by the failed attempt.
     EXPECT_EQ(scalar("SELECT count(*) FROM source_failures"), 0);
@@ -355,14 +331,14 @@ TEST_F(OtpGuardTest, BadConfigurationThrowsAStoreErrorAndChangesNothing) {
     reconfigure(config);
     EXPECT_THROW(verify("alice", "12345", kT0), Error);
     EXPECT_EQ(scalar("SELECT count(*) FROM source_failures"), 0);
-    EXPECT_EQ(Accounts(*db_).find("alice")->failures, 0);
+    EXPECT_EQ(Accounts(db_).find("alice")->failures, 0);
 }
 
 TEST_F(OtpGuardTest, SealedSecretCannotBeMovedToAnotherAccount) {
     // Copy alice's sealed secret onto dave (enabled for the test): it does not open.
-    Accounts accounts(*db_);
+    Accounts accounts(db_);
     ASSERT_TRUE(accounts.setEnabled("dave", true));
-    db_->exec(
+    db_.exec(
         "UPDATE totp SET sealed = (SELECT sealed FROM totp t JOIN accounts a ON a.id = "
         "t.account_id WHERE a.name = 'alice') WHERE account_id = (SELECT id FROM accounts WHERE "
         "name = 'dave')");
@@ -372,10 +348,10 @@ TEST_F(OtpGuardTest, SealedSecretCannotBeMovedToAnotherAccount) {
 // Two gateways (two connections to the same file) verify the same code at the
 // same moment: the write transaction lets exactly one of them accept it.
 TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameCodeAcceptsExactlyOnce) {
-    auto second = Database::open(dir_);
+    auto second = Database::open(store_.dir());
     ASSERT_TRUE(second) << second.error();
     Database db2 = std::move(second.value());
-    AuditLog audit2(db2, &dir_, false);
+    AuditLog audit2(db2, &store_.dir(), false);
     OtpGuard guard2(db2, key_, audit2, config_);
 
     for (int round = 0; round < 20; ++round) {
@@ -398,15 +374,15 @@ TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameCodeAcceptsExactlyOnce) {
         const auto& loser = a.accepted() ? b : a;
         EXPECT_EQ(loser.result, OtpResult::replayed) << "round " << round;
         // Reset the failure the replay counted, so that 20 rounds do not lock.
-        ASSERT_TRUE(Accounts(*db_).unlock("alice"));
+        ASSERT_TRUE(Accounts(db_).unlock("alice"));
     }
 }
 
 TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameRecoveryCodeAcceptsExactlyOnce) {
-    auto second = Database::open(dir_);
+    auto second = Database::open(store_.dir());
     ASSERT_TRUE(second) << second.error();
     Database db2 = std::move(second.value());
-    AuditLog audit2(db2, &dir_, false);
+    AuditLog audit2(db2, &store_.dir(), false);
     OtpGuard guard2(db2, key_, audit2, config_);
 
     for (int round = 0; round < 5; ++round) {
@@ -424,9 +400,9 @@ TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameRecoveryCodeAcceptsExactlyOnce) {
         t1.join();
         t2.join();
         EXPECT_EQ(int(a.accepted()) + int(b.accepted()), 1) << "round " << round;
-        ASSERT_TRUE(Accounts(*db_).unlock("alice"));
+        ASSERT_TRUE(Accounts(db_).unlock("alice"));
     }
-    EXPECT_EQ(Accounts(*db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 5);
+    EXPECT_EQ(Accounts(db_).find("alice")->recoveryCodesLeft, kRecoveryCodeCount - 5);
 }
 
 }  // namespace

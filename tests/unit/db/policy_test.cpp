@@ -6,16 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
 
 #include "db/groups.hpp"
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
 
-namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -406,24 +403,16 @@ constexpr const char* kKeyLine =
 class PolicyDecideTest : public ::testing::Test {
   protected:
     void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-policy-XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data());
-        StateDir dir(root_ / "state");
-        ASSERT_TRUE(dir.create().ok());
-        auto db = Database::open(dir, {.create = true});
-        ASSERT_TRUE(db.ok()) << db.error();
-        db_ = std::make_unique<Database>(std::move(db.value()));
-
-        Accounts accounts(*db_);
+        Accounts accounts(db_);
         for (const char* name : {"alice", "bob"}) {
             auto a = accounts.add(name, "", "", now_);
             EXPECT_TRUE(a.ok()) << a.error();
         }
-        Groups groups(*db_);
+        Groups groups(db_);
         EXPECT_TRUE(groups.add("oncall", now_).ok());
         EXPECT_TRUE(groups.addMember("oncall", "alice").ok());
 
-        Targets targets(*db_);
+        Targets targets(db_);
         for (const char* name : {"cosigner-2", "cosigner-1", "db-1"}) {
             Target t;
             t.name = name;
@@ -434,12 +423,6 @@ class PolicyDecideTest : public ::testing::Test {
             EXPECT_TRUE(r.ok()) << r.error();
         }
     }
-    ~PolicyDecideTest() override {
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(root_, ec);
-    }
-
     std::int64_t addGrant(const std::string& subject, const std::string& pattern,
                           std::vector<std::string> logins = {},
                           std::set<Channel> channels = {Channel::shell, Channel::exec}) {
@@ -449,18 +432,18 @@ class PolicyDecideTest : public ::testing::Test {
         g.logins = std::move(logins);
         g.channels = std::move(channels);
         g.createdBy = "root";
-        auto r = Grants(*db_).add(g, now_);
+        auto r = Grants(db_).add(g, now_);
         EXPECT_TRUE(r.ok()) << r.error();
         return r ? r->id : 0;
     }
 
     const TimePoint now_ = kWed10;
-    fs::path root_;
-    std::unique_ptr<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
 };
 
 TEST_F(PolicyDecideTest, DecideLoadsAccountGroupsTargetsAndGrants) {
-    Policy policy(*db_);
+    Policy policy(db_);
     const AccessRequest req{"alice", "", "cosigner-1", Channel::shell, now_};
     auto d = policy.decide(req);
     EXPECT_FALSE(d.allowed);
@@ -483,22 +466,22 @@ TEST_F(PolicyDecideTest, DecideLoadsAccountGroupsTargetsAndGrants) {
 }
 
 TEST_F(PolicyDecideTest, RevokedGrantsAndDisabledAccountsAreDenied) {
-    Policy policy(*db_);
+    Policy policy(db_);
     const AccessRequest req{"alice", "", "cosigner-1", Channel::shell, now_};
     const auto id = addGrant("alice", "cosigner-1");
     EXPECT_TRUE(policy.decide(req).allowed);
 
-    ASSERT_TRUE(Accounts(*db_).setEnabled("alice", false).ok());
+    ASSERT_TRUE(Accounts(db_).setEnabled("alice", false).ok());
     EXPECT_THAT(policy.decide(req).reasons, ElementsAre("account alice is disabled"));
-    ASSERT_TRUE(Accounts(*db_).setEnabled("alice", true).ok());
+    ASSERT_TRUE(Accounts(db_).setEnabled("alice", true).ok());
     EXPECT_TRUE(policy.decide(req).allowed);
 
-    ASSERT_TRUE(Grants(*db_).revoke(id, "root", now_).ok());
+    ASSERT_TRUE(Grants(db_).revoke(id, "root", now_).ok());
     EXPECT_THAT(policy.decide(req).reasons, ElementsAre("no grant for alice on cosigner-1"));
 }
 
 TEST_F(PolicyDecideTest, ReachableTargetsForTheMenu) {
-    Policy policy(*db_);
+    Policy policy(db_);
     EXPECT_THAT(policy.reachableTargets("alice", Channel::shell, now_), IsEmpty());
 
     addGrant("@oncall", "cosigner-*", {"root"});  // non-default login still counts
@@ -509,7 +492,7 @@ TEST_F(PolicyDecideTest, ReachableTargetsForTheMenu) {
     EXPECT_THAT(policy.reachableTargets("bob", Channel::shell, now_), IsEmpty());
     EXPECT_THAT(policy.reachableTargets("nobody", Channel::shell, now_), IsEmpty());
 
-    ASSERT_TRUE(Accounts(*db_).setEnabled("alice", false).ok());
+    ASSERT_TRUE(Accounts(db_).setEnabled("alice", false).ok());
     EXPECT_THAT(policy.reachableTargets("alice", Channel::shell, now_), IsEmpty());
 }
 

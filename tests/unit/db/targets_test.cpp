@@ -4,15 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <filesystem>
-
-#include "db/state_dir.hpp"
+#include "tests/unit/db/temp_store.hpp"
 
 namespace portcullis::db {
 namespace {
 
-namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 constexpr const char* kKeyLine =
@@ -22,22 +18,7 @@ constexpr const char* kOtherKeyLine =
 
 class TargetsTest : public ::testing::Test {
   protected:
-    void SetUp() override {
-        std::string tmpl = (fs::temp_directory_path() / "portcullis-targets-XXXXXX").string();
-        root_ = ::mkdtemp(tmpl.data());
-        StateDir dir(root_ / "state");
-        ASSERT_TRUE(dir.create().ok());
-        auto db = Database::open(dir, {.create = true});
-        ASSERT_TRUE(db.ok()) << db.error();
-        db_ = std::make_unique<Database>(std::move(db.value()));
-        targets_ = std::make_unique<Targets>(*db_);
-    }
-    ~TargetsTest() override {
-        targets_.reset();
-        db_.reset();
-        std::error_code ec;
-        fs::remove_all(root_, ec);
-    }
+    void SetUp() override { targets_ = std::make_unique<Targets>(db_); }
 
     static Target target(const std::string& name, const char* keyLine = kKeyLine) {
         Target t;
@@ -52,8 +33,8 @@ class TargetsTest : public ::testing::Test {
     }
 
     const TimePoint now_ = TimePoint{Seconds{1'790'000'000}};
-    fs::path root_;
-    std::unique_ptr<Database> db_;
+    test::TempStore store_;
+    Database& db_ = store_.db();
     std::unique_ptr<Targets> targets_;
 };
 
@@ -79,7 +60,7 @@ TEST_F(TargetsTest, AddAndFind) {
 
 TEST_F(TargetsTest, HostKeyIsStoredAsItsLineWithoutComment) {
     ASSERT_TRUE(targets_->add(target("db-1"), now_).ok());
-    auto st = db_->prepare("SELECT host_key FROM targets WHERE name = 'db-1'");
+    auto st = db_.prepare("SELECT host_key FROM targets WHERE name = 'db-1'");
     ASSERT_TRUE(st.step());
     EXPECT_EQ(st.text(0), target("db-1").hostKey.toLine());
     EXPECT_THAT(st.text(0), ::testing::Not(HasSubstr("test")));
