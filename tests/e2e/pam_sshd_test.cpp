@@ -32,20 +32,21 @@
 #include "db/master_key.hpp"
 #include "db/state_dir.hpp"
 #include "db/totp.hpp"
+#include "tests/e2e/support/background_process.hpp"
 #include "tests/support/process.hpp"
-
-extern char** environ;
 
 namespace portcullis::pam::test {
 namespace {
 
 namespace fs = std::filesystem;
+using portcullis::test::BackgroundProcess;
 using portcullis::test::freeLoopbackPort;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
 using portcullis::test::readFile;
 using portcullis::test::runProcess;
 using portcullis::test::TempDir;
+using portcullis::test::waitForPort;
 using portcullis::test::writeFile;
 
 constexpr const char* kPamWrapper = "/usr/lib/x86_64-linux-gnu/libpam_wrapper.so";
@@ -67,68 +68,6 @@ std::string describe(const ProcessResult& r) {
     return "exit " + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
            "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
-
-bool portOpen(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// sshd in the foreground (-D), its log (-e) in a file; stopped at destruction.
-class SshdProcess {
-  public:
-    SshdProcess(const fs::path& program, const fs::path& config, const fs::path& log,
-                const std::vector<std::string>& extraEnv) {
-        std::vector<std::string> env;
-        for (char** e = environ; *e; ++e) env.emplace_back(*e);
-        for (const auto& e : extraEnv) env.push_back(e);
-        std::vector<char*> envp;
-        for (auto& e : env) envp.push_back(e.data());
-        envp.push_back(nullptr);
-        std::vector<std::string> args = {program.string(), "-D", "-e", "-f", config.string()};
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-            }
-            ::setsid();
-            ::execve(argv[0], argv.data(), envp.data());
-            _exit(127);
-        }
-    }
-    ~SshdProcess() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            int status = 0;
-            for (int i = 0; i < 200; ++i) {
-                if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
-                std::this_thread::sleep_for(std::chrono::milliseconds(10));
-            }
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, &status, 0);
-        }
-    }
-    SshdProcess(const SshdProcess&) = delete;
-    SshdProcess& operator=(const SshdProcess&) = delete;
-    bool running() const {
-        int status = 0;
-        return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0;
-    }
-
-  private:
-    pid_t pid_ = -1;
-};
 
 class PamSshdTest : public ::testing::Test {
   protected:
@@ -204,16 +143,14 @@ class PamSshdTest : public ::testing::Test {
         fs::create_symlink(kSshd, dir_ / kService);
     }
 
-    std::unique_ptr<SshdProcess> startSshd() {
-        auto sshd = std::make_unique<SshdProcess>(
-            dir_ / kService, dir_ / "sshd_config", dir_ / "sshd.log",
-            std::vector<std::string>{std::string("LD_PRELOAD=") + kPamWrapper, "PAM_WRAPPER=1",
-                                     "PAM_WRAPPER_SERVICE_DIR=" + (dir_ / "pam.d").string(),
-                                     "PAM_WRAPPER_DEBUGLEVEL=2"});
-        for (int i = 0; i < 500 && !portOpen(port_); ++i) {
-            if (!sshd->running()) break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
+    std::unique_ptr<BackgroundProcess> startSshd() {
+        auto sshd = std::make_unique<BackgroundProcess>();
+        sshd->start(
+            {(dir_ / kService).string(), "-D", "-e", "-f", (dir_ / "sshd_config").string()},
+            dir_ / "sshd.log",
+            {std::string("LD_PRELOAD=") + kPamWrapper, "PAM_WRAPPER=1",
+             "PAM_WRAPPER_SERVICE_DIR=" + (dir_ / "pam.d").string(), "PAM_WRAPPER_DEBUGLEVEL=2"});
+        waitForPort(port_, std::chrono::seconds(5));
         return sshd;
     }
 
@@ -282,7 +219,8 @@ class PamSshdTest : public ::testing::Test {
 
 TEST_F(PamSshdTest, FreshCodeLogsInAndReplayedCodeIsRefused) {
     auto sshd = startSshd();
-    ASSERT_TRUE(portOpen(port_)) << "sshd did not start:\n" << sshdLog();
+    ASSERT_TRUE(waitForPort(port_, std::chrono::seconds(1))) << "sshd did not start:\n"
+                                                             << sshdLog();
 
     const std::string code = db::totpCode(secret_, db::totpStep(now()));
     const auto first = ssh(code);
@@ -308,7 +246,8 @@ TEST_F(PamSshdTest, FreshCodeLogsInAndReplayedCodeIsRefused) {
 
 TEST_F(PamSshdTest, KeyAloneIsNotEnough) {
     auto sshd = startSshd();
-    ASSERT_TRUE(portOpen(port_)) << "sshd did not start:\n" << sshdLog();
+    ASSERT_TRUE(waitForPort(port_, std::chrono::seconds(1))) << "sshd did not start:\n"
+                                                             << sshdLog();
     const auto r = ssh("000000x");
     EXPECT_NE(r.exitCode, 0) << describe(r);
     EXPECT_EQ(r.out.find("portcullis-pam-ok"), std::string::npos);
@@ -322,7 +261,8 @@ TEST_F(PamSshdTest, KeyAloneIsNotEnough) {
 // Without a registered key sshd never reaches the PAM step: a code alone is not enough.
 TEST_F(PamSshdTest, CodeAloneIsNotEnough) {
     auto sshd = startSshd();
-    ASSERT_TRUE(portOpen(port_)) << "sshd did not start:\n" << sshdLog();
+    ASSERT_TRUE(waitForPort(port_, std::chrono::seconds(1))) << "sshd did not start:\n"
+                                                             << sshdLog();
     fs::remove(dir_ / "authorized_keys");
     writeFile(dir_ / "authorized_keys", "", 0600);
     const auto r = ssh(db::totpCode(secret_, db::totpStep(now())));

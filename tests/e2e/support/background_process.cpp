@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+extern char** environ;
+
 namespace portcullis::test {
 
 BackgroundProcess::~BackgroundProcess() {
@@ -19,11 +21,18 @@ BackgroundProcess::~BackgroundProcess() {
 }
 
 void BackgroundProcess::start(const std::vector<std::string>& argv,
-                              const std::filesystem::path& logFile) {
+                              const std::filesystem::path& logFile,
+                              const std::vector<std::string>& extraEnv) {
     std::vector<std::string> args = argv;
     std::vector<char*> argp;
     for (auto& a : args) argp.push_back(a.data());
     argp.push_back(nullptr);
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    env.insert(env.end(), extraEnv.begin(), extraEnv.end());
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     const int log = ::open(logFile.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (log < 0) throw std::runtime_error("cannot open " + logFile.string());
     pid_ = ::fork();
@@ -34,7 +43,7 @@ void BackgroundProcess::start(const std::vector<std::string>& argv,
         ::dup2(log, 1);
         ::dup2(log, 2);
         ::setpgid(0, 0);
-        ::execv(argp[0], argp.data());
+        ::execve(argp[0], argp.data(), envp.data());
         _exit(127);
     }
     ::close(log);

@@ -18,7 +18,9 @@ class BackgroundProcess {
     BackgroundProcess(const BackgroundProcess&) = delete;
     BackgroundProcess& operator=(const BackgroundProcess&) = delete;
 
-    void start(const std::vector<std::string>& argv, const std::filesystem::path& logFile);
+    // extraEnv: "NAME=VALUE" entries added to this process's environment.
+    void start(const std::vector<std::string>& argv, const std::filesystem::path& logFile,
+               const std::vector<std::string>& extraEnv = {});
     // Sends `signal`, waits up to `timeout`; returns the exit code (-1: signal
     // or had to be killed).
     int stop(int signal, std::chrono::milliseconds timeout);
