@@ -29,6 +29,7 @@
 #include "db/master_key.hpp"
 #include "db/otp_guard.hpp"
 #include "db/state_dir.hpp"
+#include "tests/e2e/support/sshd_fixture.hpp"
 #include "tests/support/process.hpp"
 
 extern char** environ;
@@ -284,9 +285,9 @@ TEST_F(CliTest, GlobalFlagsAnywhereAndFromEnvironment) {
     EXPECT_EQ(json::parse(r.out)[0]["name"], "alice");
 }
 
-TEST_F(CliTest, SessionCommandsSayTheyNeedTheGateway) {
+TEST_F(CliTest, RecordingCommandsSayTheyAreNotAvailableYet) {
     init();
-    const auto r = cli({"session", "list"});
+    const auto r = cli({"session", "play", "0123"});
     EXPECT_EQ(r.exitCode, 1);
     EXPECT_THAT(r.err, HasSubstr("not yet available"));
 }
@@ -808,71 +809,15 @@ TEST_F(CliTest, AuditTailPrintsRecentEventsThenFollows) {
 
 // ---- host key scan against a real sshd ---------------------------------------
 
-bool portOpen(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(static_cast<std::uint16_t>(port));
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
-}
-
-// sshd -D in its own session; stopped at destruction.
-class Sshd {
-  public:
-    Sshd(const fs::path& config, const fs::path& log) {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd >= 0) {
-                ::dup2(fd, 1);
-                ::dup2(fd, 2);
-            }
-            ::setsid();
-            ::execl("/usr/sbin/sshd", "/usr/sbin/sshd", "-D", "-e", "-f", config.c_str(),
-                    static_cast<char*>(nullptr));
-            _exit(127);
-        }
-    }
-    ~Sshd() {
-        if (pid_ <= 0) return;
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-    }
-    Sshd(const Sshd&) = delete;
-    Sshd& operator=(const Sshd&) = delete;
-    bool running() const {
-        int status = 0;
-        return pid_ > 0 && ::waitpid(pid_, &status, WNOHANG) == 0;
-    }
-
-  private:
-    pid_t pid_ = -1;
-};
-
 TEST_F(CliTest, TargetScanPinsTheServersKeyOnlyWhenConfirmed) {
     if (!fs::exists("/usr/sbin/sshd")) GTEST_SKIP() << "no sshd";
     if (::geteuid() != 0) GTEST_SKIP() << "sshd needs root here";
     init();
-    const fs::path hostKey = tmp_.path() / "ssh_host_ed25519_key";
-    generateKey(hostKey);
-    fs::create_directories("/run/sshd");
-    const int port = freeLoopbackPort();
-    writeFile(tmp_.path() / "sshd_config",
-              "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " +
-                  hostKey.string() + "\nPidFile none\nUsePAM no\nPasswordAuthentication no\n",
-              0644);
-    Sshd sshd(tmp_.path() / "sshd_config", tmp_.path() / "sshd.log");
-    for (int i = 0; i < 500 && !portOpen(port) && sshd.running(); ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (!portOpen(port))
-        GTEST_SKIP() << "sshd did not start: " << readFile(tmp_.path() / "sshd.log");
-
-    const std::string fingerprint = keygenFingerprint(hostKey.string() + ".pub");
+    SshdFixture sshd("");
+    const int port = sshd.port();
+    const fs::path hostKeyPub = tmp_.path() / "target_host_key.pub";
+    writeFile(hostKeyPub, sshd.hostKeyLine() + "\n", 0644);
+    const std::string fingerprint = keygenFingerprint(hostKeyPub.string());
     // No terminal and no --yes: shown, refused, nothing added.
     ProcessOptions noTty;
     noTty.newSession = true;
