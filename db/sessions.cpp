@@ -1,9 +1,37 @@
 #include "db/sessions.hpp"
 
+#include <algorithm>
+
 namespace portcullis::db {
 namespace {
 std::int64_t toUnix(TimePoint t) {
     return t.time_since_epoch().count();
+}
+
+TimePoint fromUnix(std::int64_t seconds) {
+    return TimePoint{Seconds{seconds}};
+}
+
+constexpr const char* kSelectColumns =
+    "SELECT id, account, login, target, grant_id, source, gateway, started_at, ended_at, status, "
+    "end_reason, bytes_in, bytes_out FROM sessions";
+
+SessionRecord readRecord(const Statement& st) {
+    SessionRecord r;
+    r.id = st.text(0);
+    r.account = st.text(1);
+    r.login = st.text(2);
+    r.target = st.text(3);
+    r.grantId = st.optInt64(4);
+    r.source = st.text(5);
+    r.gateway = st.text(6);
+    r.startedAt = fromUnix(st.int64(7));
+    if (const auto ended = st.optInt64(8)) r.endedAt = fromUnix(*ended);
+    r.status = st.text(9);
+    r.endReason = st.text(10);
+    r.bytesIn = st.int64(11);
+    r.bytesOut = st.int64(12);
+    return r;
 }
 }  // namespace
 
@@ -34,6 +62,31 @@ int Sessions::abortActive(const std::string& gateway, TimePoint now) {
     st.bind(1, toUnix(now)).bind(2, gateway);
     st.run();
     return db_.changes();
+}
+
+std::vector<SessionRecord> Sessions::list(const SessionFilter& filter) {
+    std::string sql = std::string(kSelectColumns) + " WHERE 1";
+    if (filter.account) sql += " AND account = ?1";
+    if (filter.target) sql += " AND target = ?2";
+    if (filter.since) sql += " AND started_at >= ?3";
+    if (filter.activeOnly) sql += " AND status = 'active'";
+    sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?4";
+    auto st = db_.prepare(sql);
+    if (filter.account) st.bind(1, *filter.account);
+    if (filter.target) st.bind(2, *filter.target);
+    if (filter.since) st.bind(3, toUnix(*filter.since));
+    st.bind(4, static_cast<std::int64_t>(filter.limit));
+    std::vector<SessionRecord> out;
+    while (st.step()) out.push_back(readRecord(st));
+    std::reverse(out.begin(), out.end());
+    return out;
+}
+
+std::optional<SessionRecord> Sessions::find(const std::string& id) {
+    auto st = db_.prepare(std::string(kSelectColumns) + " WHERE id = ?1");
+    st.bind(1, id);
+    if (!st.step()) return std::nullopt;
+    return readRecord(st);
 }
 
 }  // namespace portcullis::db

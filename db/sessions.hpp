@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/time_format.hpp"
 #include "db/database.hpp"
@@ -29,6 +30,31 @@ struct SessionEnd {
     TimePoint endedAt{};
 };
 
+// A stored session row (SPEC §4 `session list` / `session show`).
+struct SessionRecord {
+    std::string id;
+    std::string account;
+    std::string login;
+    std::string target;
+    std::optional<std::int64_t> grantId;
+    std::string source;
+    std::string gateway;
+    TimePoint startedAt{};
+    std::optional<TimePoint> endedAt;
+    std::string status;  // active, closed, expired, killed, idle, revoked, aborted, failed
+    std::string endReason;
+    std::int64_t bytesIn = 0;
+    std::int64_t bytesOut = 0;
+};
+
+struct SessionFilter {
+    std::optional<std::string> account;
+    std::optional<std::string> target;
+    std::optional<TimePoint> since;  // started at or after
+    bool activeOnly = false;
+    int limit = 100;  // the newest `limit` sessions, returned oldest first
+};
+
 class Sessions {
   public:
     explicit Sessions(Database& db) : db_(db) {}
@@ -39,6 +65,9 @@ class Sessions {
     // Marks every session still active for this gateway as aborted (start-up
     // after a crash); returns how many.
     int abortActive(const std::string& gateway, TimePoint now);
+
+    std::vector<SessionRecord> list(const SessionFilter& filter);
+    std::optional<SessionRecord> find(const std::string& id);
 
   private:
     Database& db_;

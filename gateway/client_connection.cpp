@@ -6,6 +6,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include "common/ssh_public_key.hpp"
 #include "gateway/ssh_message_access.hpp"
 
@@ -691,13 +693,15 @@ void ClientConnection::startSessionRow(const std::string& channel) {
     start.gateway = services_.gatewayId;
     start.startedAt = systemNow();
     session_ = start;
+    sessionChannel_ =
+        channel == db::channelName(db::Channel::shell) ? db::Channel::shell : db::Channel::exec;
     log_.info("session.start", {{"conn", id_},
                                 {"session", start.id},
                                 {"account", start.account},
                                 {"login", start.login},
                                 {"target", start.target}});
     fireDb([start, channel](DbContext& ctx) { startSession(ctx, start, channel); });
-    sessionStarted_ = lastInput_ = std::chrono::steady_clock::now();
+    sessionStarted_ = lastInput_ = lastRecheck_ = std::chrono::steady_clock::now();
     checkLimits();
 }
 
@@ -733,6 +737,8 @@ void ClientConnection::checkLimits() {
         return endForLimit("idle", "session idle for " + formatDuration(idleTimeout_),
                            "session.idle");
     }
+    if (!recheckBusy_ && now - lastRecheck_ >= config_.recheckInterval) recheckAccess();
+    publishLive();
     limitTimer_.expires_after(std::chrono::seconds(1));
     limitTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->phase_ == Phase::closed) return;
@@ -743,18 +749,119 @@ void ClientConnection::checkLimits() {
 
 void ClientConnection::endForLimit(const std::string& status, const std::string& reason,
                                    const std::string& auditType) {
+    endLive(status, reason, auditType, reason + "; closing", nlohmann::json::object(), auditName());
+}
+
+void ClientConnection::endLive(const std::string& status, const std::string& reason,
+                               const std::string& auditType, const std::string& notice,
+                               nlohmann::json details, const std::string& actor) {
+    if (limitReached_) return;
     limitReached_ = true;
+    limitTimer_.cancel();
     log_.info(auditType, {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
     if (session_) {
-        fireDb([type = auditType, account = auditName(), peer = peer_, id = session_->id,
-                reason](DbContext& ctx) {
-            auditEvent(ctx, type, account, peer,
-                       {{"account", account}, {"session_id", id}, {"reason", reason}});
+        details["account"] = auditName();
+        details["session_id"] = session_->id;
+        details["reason"] = reason;
+        fireDb([type = auditType, actor, peer = peer_, details](DbContext& ctx) {
+            auditEvent(ctx, type, actor, peer, details);
         });
     }
-    for (auto& slot : bridges_) slot.bridge->deny(reason + "; closing", 255);
+    for (auto& slot : bridges_) slot.bridge->deny(notice, 255);
     finishSessionRow(status, reason);
     disconnect(reason);
+}
+
+std::optional<LiveSession> ClientConnection::liveSession() const {
+    const std::lock_guard lock(liveMutex_);
+    return live_;
+}
+
+bool ClientConnection::kill(const std::string& sessionId, const std::string& by) {
+    {
+        const std::lock_guard lock(liveMutex_);
+        if (!live_ || live_->id != sessionId) return false;
+    }
+    post([self = shared_from_this(), sessionId, by] {
+        if (self->phase_ != Phase::open || !self->session_ || self->session_->id != sessionId)
+            return;
+        self->endLive("killed", "terminated by an administrator (" + by + ")", "session.kill",
+                      "session terminated by an administrator", {{"operator", by}}, by);
+        self->step();
+    });
+    return true;
+}
+
+void ClientConnection::publishLive() {
+    std::optional<LiveSession> live;
+    if (session_ && phase_ == Phase::open && !limitReached_) {
+        LiveSession l;
+        l.id = session_->id;
+        l.account = session_->account;
+        l.login = session_->login;
+        l.target = session_->target;
+        l.source = session_->source;
+        l.grantId = session_->grantId;
+        l.startedAt = session_->startedAt;
+        l.bytesIn = bytesIn_;
+        l.bytesOut = bytesOut_;
+        for (auto& slot : bridges_) {
+            if (slot.bridge->finished()) continue;
+            ++l.channels;
+            l.bytesIn += slot.bridge->bytesIn();
+            l.bytesOut += slot.bridge->bytesOut();
+        }
+        l.idleSeconds =
+            std::chrono::duration_cast<Seconds>(std::chrono::steady_clock::now() - lastInput_)
+                .count();
+        live = std::move(l);
+    }
+    const std::lock_guard lock(liveMutex_);
+    live_ = std::move(live);
+}
+
+// Grants can be revoked, expire or leave their window, and accounts can be
+// disabled or locked while a session runs: every channel kind in use is
+// decided again, on a store worker, with the session's account, login and target.
+void ClientConnection::recheckAccess() {
+    if (!session_) return;
+    std::vector<db::Channel> kinds;
+    for (auto& slot : bridges_) {
+        if (slot.bridge->finished()) continue;
+        const auto kind = slot.bridge->kind();
+        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    }
+    if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
+    recheckBusy_ = true;
+    lastRecheck_ = std::chrono::steady_clock::now();
+    const auto& s = *session_;
+    runDb<std::vector<std::string>>(
+        [kinds, account = s.account, login = s.login, target = s.target,
+         ceiling = config_.ceiling](DbContext& ctx) {
+            std::vector<std::string> reasons;
+            db::Policy policy(ctx.db);
+            for (const auto kind : kinds) {
+                const auto decision = policy.decide(
+                    db::AccessRequest{account, login, target, kind, systemNow()}, ceiling);
+                if (decision.allowed) continue;
+                reasons.insert(reasons.end(), decision.reasons.begin(), decision.reasons.end());
+                if (reasons.empty()) reasons.push_back("no grant allows this session any more");
+            }
+            return reasons;
+        },
+        [this](std::optional<std::vector<std::string>> reasons) {
+            recheckBusy_ = false;
+            if (!reasons) {
+                // The store could not answer: try again at the next interval.
+                log_.warn("session.recheck_failed", {{"conn", id_}});
+                return;
+            }
+            if (reasons->empty() || phase_ != Phase::open || !session_) return;
+            std::string text;
+            for (const auto& r : *reasons) text += (text.empty() ? "" : "; ") + r;
+            endLive("revoked", "access revoked: " + text, "session.revoked",
+                    "access revoked: " + text, {{"reasons", *reasons}}, auditName());
+        });
 }
 
 void ClientConnection::finishSessionRow(const std::string& status, const std::string& reason) {
@@ -779,6 +886,7 @@ void ClientConnection::finishSessionRow(const std::string& status, const std::st
                               {"bytes_out", out}});
     fireDb([start = *session_, end](DbContext& ctx) { endSession(ctx, start, end); });
     session_.reset();
+    publishLive();
 }
 
 // ---- endings ---------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,6 +40,21 @@ struct Services {
     std::string gatewayId;
 };
 
+// What the control socket shows of a live session (SPEC §4 `session list --active`).
+struct LiveSession {
+    std::string id;
+    std::string account;
+    std::string login;
+    std::string target;
+    std::string source;
+    std::optional<std::int64_t> grantId;
+    TimePoint startedAt{};
+    int channels = 0;
+    std::uint64_t bytesIn = 0;
+    std::uint64_t bytesOut = 0;
+    std::int64_t idleSeconds = 0;
+};
+
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   public:
     ClientConnection(Services& services, Strand strand, SessionPtr session, PeerInfo peer,
@@ -54,6 +70,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void abort(const std::string& reason);
     // Safe from any thread.
     bool closed() const { return closed_.load(); }
+    // The live session this connection relays, as of its last second (any thread).
+    std::optional<LiveSession> liveSession() const;
+    // An administrator's `session kill`: ends the session `sessionId` if this
+    // connection relays it (posted to the strand); false if it does not.
+    bool kill(const std::string& sessionId, const std::string& by);
 
   private:
     enum class Phase { handshake, auth, open, closing, closed };
@@ -92,6 +113,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void checkLimits();
     void endForLimit(const std::string& status, const std::string& reason,
                      const std::string& auditType);
+    // Ends the live session: every channel gets `notice` and exit 255, the
+    // event `auditType` is written (by `actor`), the row gets `status`.
+    void endLive(const std::string& status, const std::string& reason, const std::string& auditType,
+                 const std::string& notice, nlohmann::json details, const std::string& actor);
+    // Re-evaluates the policy decision of the live session off the strand (SPEC §5).
+    void recheckAccess();
+    void publishLive();
 
     // Endings.
     void disconnect(const std::string& reason);
@@ -136,7 +164,12 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     bool limitReached_ = false;
     bool upstreamFailureAudited_ = false;
     bool draining_ = false;
-    MessagePtr heldMessage_;  // the auth request being decided (at most one)
+    std::chrono::steady_clock::time_point lastRecheck_;
+    bool recheckBusy_ = false;
+    std::optional<db::Channel> sessionChannel_;  // the channel that opened the session
+    mutable std::mutex liveMutex_;
+    std::optional<LiveSession> live_;  // guarded by liveMutex_
+    MessagePtr heldMessage_;           // the auth request being decided (at most one)
 
     boost::asio::steady_timer graceTimer_;
     boost::asio::steady_timer delayTimer_;

@@ -165,6 +165,7 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
                                                    static_cast<long long>(kMaxBufferHigh))},
         {"limits.max_session", optDurSetter(ceiling.maxSession)},
         {"limits.idle_timeout", optDurSetter(ceiling.idleTimeout)},
+        {"limits.recheck_interval", durSetter(recheckInterval)},
         {"lockout.max_failures", intSetter(guard.maxFailures, 1, 1000)},
         {"lockout.lockout", durSetter(guard.lockout)},
         {"lockout.max_source_failures", intSetter(guard.maxSourceFailures, 1, 100000)},
@@ -220,6 +221,9 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
 Result<void> Config::validate() const {
     if (loginGraceTime.count() < 1) return makeError("login_grace_time must be at least 1s");
     if (upstreamTimeout.count() < 1) return makeError("upstream_timeout must be at least 1s");
+    if (recheckInterval.count() < 1 || recheckInterval > kMaxRecheckInterval) {
+        return makeError("recheck_interval must be between 1s and 30s");
+    }
     if (maxStartupsPerSource > maxStartups) {
         return makeError("max_startups_per_source must not exceed max_startups");
     }

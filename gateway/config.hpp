@@ -33,6 +33,10 @@ inline constexpr std::size_t kMinBufferHigh = 64 * 1024;
 inline constexpr std::size_t kMaxBufferHigh = 4 * 1024 * 1024;
 inline constexpr int kDefaultDbWorkers = 2;
 inline constexpr Seconds kDrainTimeout{5};  // SIGTERM: time to say goodbye
+// Live sessions re-evaluate their policy decision at least this often (SPEC §5:
+// a revoked or expired grant ends them within one minute).
+inline constexpr Seconds kDefaultRecheckInterval{30};
+inline constexpr Seconds kMaxRecheckInterval{30};
 
 inline constexpr const char* kDefaultKex = "curve25519-sha256,curve25519-sha256@libssh.org";
 inline constexpr const char* kDefaultHostKeyAlgorithms = "ssh-ed25519";
@@ -59,6 +63,7 @@ struct Config {
     std::chrono::milliseconds authFailureDelay = kDefaultAuthFailureDelay;
     std::size_t bufferHigh = kDefaultBufferHigh;
     db::LimitCeiling ceiling;  // max_session / idle_timeout ceilings
+    Seconds recheckInterval = kDefaultRecheckInterval;
     // [lockout]
     db::GuardConfig guard;
     // [algorithms]

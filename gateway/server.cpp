@@ -33,6 +33,7 @@ Server::Server(Config config, db::StateDir stateDir, Logger& log)
       admission_(std::make_shared<Admission>(config_.maxStartups, config_.maxStartupsPerSource)) {}
 
 Server::~Server() {
+    control_.reset();  // removes control.sock
     if (db_) db_->stop();
 }
 
@@ -66,6 +67,14 @@ Result<void> Server::prepare() {
         if (n > 0) log.warn("session.aborted_at_start", {{"count", n}});
     });
 
+    // The control socket first: once the port answers, control.sock is there.
+    control_ = std::make_unique<ControlServer>(
+        io_, stateDir_.controlSocket(),
+        ControlHandlers{
+            [this] { return listLive(); },
+            [this](const std::string& id, const std::string& by) { return killSession(id, by); }},
+        log_);
+    if (auto ok = control_->open(); !ok) return ok;
     boost::system::error_code ec;
     const auto address = boost::asio::ip::make_address(config_.listenAddress, ec);
     if (ec) return makeError("bad listen address " + config_.listenAddress + ": " + ec.message());
@@ -79,6 +88,47 @@ Result<void> Server::prepare() {
                          std::to_string(config_.listenPort) + ": " + ec.message());
     }
     return {};
+}
+
+nlohmann::json Server::listLive() {
+    std::vector<std::shared_ptr<ClientConnection>> live;
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            if (auto c = w.lock()) live.push_back(std::move(c));
+        }
+    }
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& c : live) {
+        const auto s = c->liveSession();
+        if (!s) continue;
+        out.push_back({{"id", s->id},
+                       {"account", s->account},
+                       {"login", s->login},
+                       {"target", s->target},
+                       {"source", s->source},
+                       {"grant_id", s->grantId ? nlohmann::json(*s->grantId) : nlohmann::json()},
+                       {"started_at", formatIso8601(s->startedAt)},
+                       {"channels", s->channels},
+                       {"bytes_in", s->bytesIn},
+                       {"bytes_out", s->bytesOut},
+                       {"idle_s", s->idleSeconds}});
+    }
+    return out;
+}
+
+bool Server::killSession(const std::string& id, const std::string& by) {
+    std::vector<std::shared_ptr<ClientConnection>> live;
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            if (auto c = w.lock()) live.push_back(std::move(c));
+        }
+    }
+    for (auto& c : live) {
+        if (c->kill(id, by)) return true;
+    }
+    return false;
 }
 
 Result<void> Server::setupBind() {
@@ -129,9 +179,11 @@ int Server::run() {
         if (!ec) beginShutdown(signal);
     });
     accept();
+    control_->start();
     log_.info("gateway.listening", {{"address", config_.listenAddress},
                                     {"port", static_cast<int>(config_.listenPort)},
-                                    {"state_dir", stateDir_.root().string()}});
+                                    {"state_dir", stateDir_.root().string()},
+                                    {"control", stateDir_.controlSocket().string()}});
     unsigned threads = config_.threads > 0 ? static_cast<unsigned>(config_.threads)
                                            : std::thread::hardware_concurrency();
     if (threads == 0) threads = 2;
@@ -198,6 +250,7 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
 void Server::beginShutdown(int signal) {
     log_.info("gateway.shutdown", {{"signal", signal}});
     stopping_ = true;
+    control_->close();
     boost::asio::post(acceptStrand_, [this] {
         boost::system::error_code ignored;
         acceptor_.close(ignored);

@@ -17,6 +17,7 @@
 #include "gateway/admission.hpp"
 #include "gateway/client_connection.hpp"
 #include "gateway/config.hpp"
+#include "gateway/control_server.hpp"
 #include "gateway/db_pool.hpp"
 #include "gateway/log.hpp"
 #include "gateway/ssh_handles.hpp"
@@ -41,6 +42,9 @@ class Server {
     void onAccept(boost::asio::ip::tcp::socket socket);
     void beginShutdown(int signal);
     void pollShutdown();
+    // Control socket requests (any thread).
+    nlohmann::json listLive();
+    bool killSession(const std::string& id, const std::string& by);
 
     Config config_;
     db::StateDir stateDir_;
@@ -62,6 +66,7 @@ class Server {
     std::chrono::steady_clock::time_point shutdownDeadline_;
     std::mutex connectionsMutex_;
     std::vector<std::weak_ptr<ClientConnection>> connections_;
+    std::unique_ptr<ControlServer> control_;
 };
 
 }  // namespace portcullis::gateway
