@@ -328,19 +328,24 @@ void ClientConnection::handleAuth(MessagePtr msg) {
             const char* name = method == SSH_AUTH_METHOD_PASSWORD    ? "password"
                                : method == SSH_AUTH_METHOD_HOSTBASED ? "hostbased"
                                                                      : "other";
-            log_.info("auth.method_refused",
-                      {{"conn", id_}, {"user", auditName()}, {"method", name}});
-            fireDb([account = auditName(), peer = peer_, type = std::string("auth.") + name,
-                    method = std::string(name)](DbContext& ctx) {
-                auditEvent(ctx, type, account, peer,
-                           {{"account", account},
-                            {"method", method},
-                            {"result", "failure"},
-                            {"reason", "method_not_allowed"}});
-            });
-            return authFailed(std::move(msg), std::chrono::steady_clock::now(), true);
+            return refuseMethod(std::move(msg), std::string("auth.") + name, name,
+                                "method_not_allowed");
         }
     }
+}
+
+// A method that cannot succeed now: audited as a failed attempt, counted, answered late.
+void ClientConnection::refuseMethod(MessagePtr msg, const std::string& type,
+                                    const std::string& method, const std::string& reason) {
+    const auto asked = std::chrono::steady_clock::now();
+    log_.info("auth.method_refused",
+              {{"conn", id_}, {"user", auditName()}, {"method", method}, {"reason", reason}});
+    fireDb([account = auditName(), peer = peer_, type, method, reason](DbContext& ctx) {
+        auditEvent(
+            ctx, type, account, peer,
+            {{"account", account}, {"method", method}, {"result", "failure"}, {"reason", reason}});
+    });
+    authFailed(std::move(msg), asked, true);
 }
 
 // Publickey. The probe (no signature) is answered pk_ok for every well-formed
@@ -405,9 +410,12 @@ void ClientConnection::handlePublicKey(MessagePtr msg) {
 }
 
 void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
+    if (!publicKeyDone_) {
+        // The order is enforced here: the key first, then the code.
+        return refuseMethod(std::move(msg), "auth.totp", "keyboard-interactive",
+                            "publickey_required");
+    }
     const auto asked = std::chrono::steady_clock::now();
-    if (!publicKeyDone_)
-        return authFailed(std::move(msg), asked, true);  // the order is enforced here
     ssh_session s = session_ssh_.get();
     if (!ssh_message_auth_kbdint_is_response(msg.get())) {
         const char* prompts[] = {kPrompt};

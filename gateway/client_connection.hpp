@@ -96,6 +96,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void processMessages();
     void handleAuth(MessagePtr msg);
     void handlePublicKey(MessagePtr msg);
+    void refuseMethod(MessagePtr msg, const std::string& type, const std::string& method,
+                      const std::string& reason);
     void handleKeyboardInteractive(MessagePtr msg);
     void authFailed(MessagePtr msg, std::chrono::steady_clock::time_point asked, bool counts);
     void authenticated(MessagePtr msg);
