@@ -24,6 +24,8 @@ namespace portcullis::gateway::test {
 namespace {
 
 using nlohmann::json;
+using portcullis::test::contains;
+using portcullis::test::describe;
 using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -32,15 +34,6 @@ using portcullis::test::SshCall;
 using portcullis::test::SshdFixture;
 using ::testing::HasSubstr;
 using ::testing::Not;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit=" + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout: " + r.out.substr(0, 2000) + "\nstderr: " + r.err.substr(0, 2000);
-}
 
 // A raw client of control.sock: sends `request` as is, returns what came back
 // before the daemon closed (or `timeout` passed).

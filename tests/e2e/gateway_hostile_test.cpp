@@ -24,6 +24,8 @@
 namespace portcullis::gateway::test {
 namespace {
 
+using portcullis::test::contains;
+using portcullis::test::describe;
 using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -31,15 +33,6 @@ using portcullis::test::runProcess;
 using portcullis::test::SshdFixture;
 
 constexpr const char* kPython = "/usr/bin/python3";
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit=" + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout:\n" + r.out.substr(0, 6000) + "\nstderr:\n" + r.err.substr(0, 4000);
-}
 
 std::filesystem::path clientScript() {
     return std::filesystem::path(PORTCULLIS_SOURCE_DIR) / "tests/e2e/clients/hostile_client.py";

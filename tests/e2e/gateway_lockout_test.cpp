@@ -23,6 +23,8 @@
 namespace portcullis::gateway::test {
 namespace {
 
+using portcullis::test::contains;
+using portcullis::test::describe;
 using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -30,15 +32,6 @@ using portcullis::test::runProcess;
 using portcullis::test::SshCall;
 using portcullis::test::SshdFixture;
 using portcullis::test::writeFile;
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit=" + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout: " + r.out.substr(0, 2000) + "\nstderr: " + r.err.substr(0, 2000);
-}
 
 class GatewayLockoutTest : public ::testing::Test {
   protected:

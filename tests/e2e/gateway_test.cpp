@@ -22,6 +22,8 @@
 namespace portcullis::gateway::test {
 namespace {
 
+using portcullis::test::contains;
+using portcullis::test::describe;
 using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -46,15 +48,6 @@ std::string randomBytes(std::size_t n) {
     std::string out(n, '\0');
     RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n));
     return out;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit=" + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout: " + r.out.substr(0, 2000) + "\nstderr: " + r.err.substr(0, 2000);
 }
 
 class GatewayTest : public ::testing::Test {

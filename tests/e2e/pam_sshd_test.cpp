@@ -40,6 +40,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using portcullis::test::BackgroundProcess;
+using portcullis::test::describe;
 using portcullis::test::freeLoopbackPort;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -62,11 +63,6 @@ constexpr const char* kModule = nullptr;
 
 TimePoint now() {
     return std::chrono::floor<Seconds>(std::chrono::system_clock::now());
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit " + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout: " + r.out + "\nstderr: " + r.err;
 }
 
 class PamSshdTest : public ::testing::Test {

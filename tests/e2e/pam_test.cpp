@@ -41,6 +41,7 @@ namespace portcullis::pam::test {
 namespace {
 
 namespace fs = std::filesystem;
+using portcullis::test::describe;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
 using portcullis::test::readFile;
@@ -72,11 +73,6 @@ bool haveTools() {
     do {                                                                                  \
         if (!haveTools()) GTEST_SKIP() << "needs pam_portcullis, pamtester, pam_wrapper"; \
     } while (0)
-
-std::string describe(const ProcessResult& r) {
-    return "exit " + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
 
 // A store with three accounts: alice (enrolled, in root-admins), bob (enrolled,
 // in no group) and carol (not enrolled).

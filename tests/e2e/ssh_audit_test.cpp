@@ -27,6 +27,8 @@
 namespace portcullis::gateway::test {
 namespace {
 
+using portcullis::test::contains;
+using portcullis::test::describe;
 using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
@@ -34,15 +36,6 @@ using portcullis::test::runProcess;
 using portcullis::test::SshdFixture;
 
 constexpr const char* kStrictKexMarker = "kex-strict-s-v00@openssh.com";
-
-bool contains(const std::string& haystack, const std::string& needle) {
-    return haystack.find(needle) != std::string::npos;
-}
-
-std::string describe(const ProcessResult& r) {
-    return "exit=" + std::to_string(r.exitCode) + (r.timedOut ? " (timed out)" : "") +
-           "\nstdout:\n" + r.out.substr(0, 8000) + "\nstderr:\n" + r.err.substr(0, 2000);
-}
 
 // ssh-audit on PATH (Debian installs /usr/bin/ssh-audit), or empty.
 std::string sshAuditPath() {

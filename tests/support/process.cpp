@@ -153,6 +153,17 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
     return result;
 }
 
+std::string describe(const ProcessResult& result) {
+    constexpr std::size_t kShown = 8000;
+    return "exit=" + std::to_string(result.exitCode) + (result.timedOut ? " (timed out)" : "") +
+           "\nstdout:\n" + result.out.substr(0, kShown) + "\nstderr:\n" +
+           result.err.substr(0, kShown);
+}
+
+bool contains(const std::string& haystack, const std::string& needle) {
+    return haystack.find(needle) != std::string::npos;
+}
+
 TempDir::TempDir(const std::string& prefix) {
     const char* base = std::getenv("TMPDIR");
     std::string templ = std::string(base && *base ? base : "/tmp") + "/" + prefix + "-XXXXXX";

@@ -28,6 +28,10 @@ struct ProcessOptions {
 
 ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOptions& options = {});
 
+// For assertion messages: exit code, timeout, and the head of stdout and stderr.
+std::string describe(const ProcessResult& result);
+bool contains(const std::string& haystack, const std::string& needle);
+
 // A directory under $TMPDIR removed with everything in it at destruction.
 class TempDir {
   public:
