@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/support/gateway_fixture.hpp"
+#include "tests/e2e/support/single_target_test.hpp"
 #include "tests/e2e/support/sshd_fixture.hpp"
 
 namespace portcullis::gateway::test {
@@ -30,6 +31,7 @@ using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
 using portcullis::test::runProcess;
+using portcullis::test::SingleTargetTest;
 using portcullis::test::SshCall;
 using portcullis::test::SshdFixture;
 using ::testing::HasSubstr;
@@ -73,19 +75,9 @@ std::string controlExchange(const std::filesystem::path& path, const std::string
     return out;
 }
 
-class GatewayControlTest : public ::testing::Test {
+class GatewayControlTest : public SingleTargetTest {
   protected:
-    void SetUp() override {
-        gw_ = std::make_unique<GatewayFixture>();
-        sshd_ = std::make_unique<SshdFixture>(gw_->upstreamPublicKey());
-        gw_->addTarget("box", sshd_->port(), "root", sshd_->hostKeyLine());
-        key_ = gw_->newKey("erin");
-        gw_->addUser("erin", key_.string() + ".pub");
-        gw_->grant("erin", "box");
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- portcullisd log ----\n" << gw_->log() << "\n";
-    }
+    void SetUp() override { setUpTarget("erin"); }
 
     ProcessResult cli(std::vector<std::string> args) {
         std::vector<std::string> argv{PORTCULLIS_CLI, "--state-dir",
@@ -135,10 +127,6 @@ class GatewayControlTest : public ::testing::Test {
         }
         return status;
     }
-
-    std::unique_ptr<GatewayFixture> gw_;
-    std::unique_ptr<SshdFixture> sshd_;
-    std::filesystem::path key_;
 };
 
 TEST_F(GatewayControlTest, ControlSocketIsPrivateAndRemovedAtExit) {

@@ -17,6 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/e2e/support/gateway_fixture.hpp"
+#include "tests/e2e/support/single_target_test.hpp"
 #include "tests/e2e/support/sshd_fixture.hpp"
 
 namespace portcullis::gateway::test {
@@ -28,6 +29,7 @@ using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
 using portcullis::test::runProcess;
+using portcullis::test::SingleTargetTest;
 using portcullis::test::SshCall;
 using portcullis::test::SshdFixture;
 using portcullis::test::writeFile;
@@ -155,22 +157,9 @@ TEST(GatewayLimitsTest, AuthenticationAttemptsLimited) {
     EXPECT_EQ(failures, 3);
 }
 
-class GatewayTargetTest : public ::testing::Test {
+class GatewayTargetTest : public SingleTargetTest {
   protected:
-    void SetUp() override {
-        gw_ = std::make_unique<GatewayFixture>();
-        sshd_ = std::make_unique<SshdFixture>(gw_->upstreamPublicKey());
-        gw_->addTarget("box", sshd_->port(), "root", sshd_->hostKeyLine());
-        key_ = gw_->newKey("dave");
-        gw_->addUser("dave", key_.string() + ".pub");
-        gw_->grant("dave", "box");
-    }
-    void TearDown() override {
-        if (HasFailure()) std::cerr << "---- portcullisd log ----\n" << gw_->log() << "\n";
-    }
-    std::unique_ptr<GatewayFixture> gw_;
-    std::unique_ptr<SshdFixture> sshd_;
-    std::filesystem::path key_;
+    void SetUp() override { setUpTarget("dave"); }
 };
 
 TEST_F(GatewayTargetTest, SigtermTellsLiveSessionsAndExitsZero) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/e2e/support/gateway_fixture.hpp"
+#include "tests/e2e/support/single_target_test.hpp"
 #include "tests/e2e/support/sshd_fixture.hpp"
 
 namespace portcullis::gateway::test {
@@ -29,31 +30,20 @@ using portcullis::test::GatewayFixture;
 using portcullis::test::ProcessOptions;
 using portcullis::test::ProcessResult;
 using portcullis::test::runProcess;
+using portcullis::test::SingleTargetTest;
 using portcullis::test::SshCall;
 using portcullis::test::SshdFixture;
 using portcullis::test::writeFile;
 
-class GatewayLockoutTest : public ::testing::Test {
+class GatewayLockoutTest : public SingleTargetTest {
   protected:
     void SetUp() override {
-        gw_ = std::make_unique<GatewayFixture>();
-        sshd_ = std::make_unique<SshdFixture>(gw_->upstreamPublicKey());
-        gw_->addTarget("box", sshd_->port(), "root", sshd_->hostKeyLine());
-        key_ = gw_->newKey("erin");
-        gw_->addUser("erin", key_.string() + ".pub");
-        gw_->grant("erin", "box");
+        setUpTarget("erin");
         // The defaults that matter here, spelled out: 5 failures, 15 minutes,
         // 6 attempts per connection, 20 failures per source.
         gw_->start(
             "[limits]\nmax_auth_tries = 6\n"
             "[lockout]\nmax_failures = 5\nlockout = 15m\nmax_source_failures = 20\n");
-    }
-    void TearDown() override {
-        if (HasFailure()) {
-            const auto log = gw_->log();
-            std::cerr << "---- portcullisd log (tail) ----\n"
-                      << (log.size() > 8000 ? log.substr(log.size() - 8000) : log) << "\n";
-        }
     }
 
     // The stock ssh client answering each "Verification code: " prompt with
@@ -133,9 +123,6 @@ class GatewayLockoutTest : public ::testing::Test {
         return runProcess(argv, options);
     }
 
-    std::unique_ptr<GatewayFixture> gw_;
-    std::unique_ptr<SshdFixture> sshd_;
-    std::filesystem::path key_;
     int calls_ = 0;
 };
 
