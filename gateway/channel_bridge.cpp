@@ -161,6 +161,8 @@ void ChannelBridge::notice(const std::string& text) {
 void ChannelBridge::advance() {
     // The client closed its channel (or its connection broke): close ours upstream.
     if (stage_ != Stage::finished && ssh_channel_is_closed(down_.get())) {
+        // Until our own close, the client still takes the exit it waits for.
+        if (stage_ == Stage::relaying && downEofSent_) sendExit();
         finish();
         return;
     }
@@ -370,20 +372,31 @@ void ChannelBridge::relay() {
         return;
     }
 
-    // The target's output ended and everything reached the client: EOF.
-    if (upOutEof_ && upErrEof_ && toDownOut_.empty() && toDownErr_.empty() && !downEofSent_) {
+    // EOF, exit-status and close go out together, as sshd sends them: OpenSSH
+    // closes a channel as soon as EOF went both ways, and an exit-status sent
+    // after that close would be lost.
+    const bool outputDone =
+        upOutEof_ && upErrEof_ && toDownOut_.empty() && toDownErr_.empty();
+    const bool upDone = upClosed_ || ssh_channel_is_closed(up);
+    if (outputDone && !downEofSent_ && (upDone || exitStatus_ || exitSignal_)) {
         downEofSent_ = true;
         ssh_channel_send_eof(down);
     }
-    if (downEofSent_ && (upClosed_ || ssh_channel_is_closed(up))) {
-        if (exitSignal_) {
-            ssh_channel_request_send_exit_signal(
-                down, exitSignal_->name.c_str(), exitSignal_->core ? 1 : 0,
-                exitSignal_->message.c_str(), exitSignal_->lang.c_str());
-        } else if (exitStatus_) {
-            ssh_channel_request_send_exit_status(down, *exitStatus_);
-        }
-        finish();
+    if (downEofSent_) sendExit();
+    if (downEofSent_ && upDone) finish();
+}
+
+void ChannelBridge::sendExit() {
+    if (exitSent_) return;
+    if (exitSignal_) {
+        exitSent_ = true;
+        ssh_channel_request_send_exit_signal(down_.get(), exitSignal_->name.c_str(),
+                                             exitSignal_->core ? 1 : 0,
+                                             exitSignal_->message.c_str(),
+                                             exitSignal_->lang.c_str());
+    } else if (exitStatus_) {
+        exitSent_ = true;
+        ssh_channel_request_send_exit_status(down_.get(), *exitStatus_);
     }
 }
 

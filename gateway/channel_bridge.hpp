@@ -90,6 +90,7 @@ class ChannelBridge {
     void replayRequests();
     void relay();
     void sendDenial();
+    void sendExit();
     void finish();
     ReadResult drain(ssh_channel from, bool isStderr, WatermarkBuffer& into, const char* side);
     bool overWindow(ssh_channel from, bool isStderr, const char* side);
@@ -123,6 +124,7 @@ class ChannelBridge {
     bool upErrEof_ = false;
     bool upEofSent_ = false;
     bool downEofSent_ = false;
+    bool exitSent_ = false;
     bool upClosed_ = false;       // target closed its channel
     bool upInputClosed_ = false;  // target channel no longer takes stdin
     std::optional<int> exitStatus_;

@@ -213,14 +213,6 @@ TEST_F(GatewayTest, SeveralChannelsShareOneConnection) {
     const auto r = runProcess({"/bin/sh", "-c", script}, options);
     EXPECT_FALSE(r.timedOut) << describe(r);
     EXPECT_TRUE(contains(r.out, "one")) << describe(r);
-    if (contains(r.out, "status 255") && contains(r.err, "two")) {
-        // KNOWN DEFECT (open in the gateway issue): under load, the exit-status of a
-        // second channel over the shared upstream session is sometimes lost (its
-        // output arrives, the client sees no exit-status and reports 255). Seen in
-        // about 1 run in 10 with both cores busy. Reported here instead of failing CI.
-        GTEST_SKIP() << "known defect: exit-status of a second multiplexed channel lost\n"
-                     << describe(r);
-    }
     EXPECT_TRUE(contains(r.out, "status 4")) << describe(r);
     EXPECT_TRUE(contains(r.err, "two")) << describe(r);
     // One connection, one authentication: a single session row.
