@@ -89,4 +89,20 @@ std::optional<SessionRecord> Sessions::find(const std::string& id) {
     return readRecord(st);
 }
 
+std::vector<std::string> Sessions::endedBefore(TimePoint cutoff) {
+    auto st = db_.prepare(
+        "SELECT id FROM sessions WHERE status != 'active' AND ended_at < ? ORDER BY started_at");
+    st.bind(1, toUnix(cutoff));
+    std::vector<std::string> ids;
+    while (st.step()) ids.push_back(st.text(0));
+    return ids;
+}
+
+bool Sessions::remove(const std::string& id) {
+    auto st = db_.prepare("DELETE FROM sessions WHERE id = ? AND status != 'active'");
+    st.bind(1, id);
+    st.run();
+    return db_.changes() > 0;
+}
+
 }  // namespace portcullis::db

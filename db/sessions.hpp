@@ -68,6 +68,10 @@ class Sessions {
 
     std::vector<SessionRecord> list(const SessionFilter& filter);
     std::optional<SessionRecord> find(const std::string& id);
+    // Ids of sessions that ended before `cutoff` (prune); active ones never.
+    std::vector<std::string> endedBefore(TimePoint cutoff);
+    // Removes an ended session and its recording rows; false if none or active.
+    bool remove(const std::string& id);
 
   private:
     Database& db_;

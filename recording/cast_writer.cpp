@@ -1,0 +1,1 @@
+#include "recording/cast_writer.hpp"

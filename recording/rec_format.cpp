@@ -1,0 +1,1 @@
+#include "recording/rec_format.hpp"

@@ -1,0 +1,1 @@
+#include "recording/screen_text.hpp"

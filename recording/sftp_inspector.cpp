@@ -1,0 +1,1 @@
+#include "recording/sftp_inspector.hpp"
