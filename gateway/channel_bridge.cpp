@@ -84,8 +84,17 @@ bool ChannelBridge::onExec(const std::string& command) {
     return true;
 }
 
+bool ChannelBridge::onSubsystem(const std::string& name) {
+    if (stage_ != Stage::collecting || name != "sftp") return false;
+    sftp_ = true;
+    sftpInspector_.emplace();
+    stage_ = Stage::deciding;
+    return true;
+}
+
 void ChannelBridge::onWindowChange(const PtyRequest& size) {
     if (!pty_) return;
+    if (recorder_) recorder_->resize(static_cast<int>(size.cols), static_cast<int>(size.rows));
     pty_->cols = size.cols;
     pty_->rows = size.rows;
     pty_->pxWidth = size.pxWidth;
@@ -121,8 +130,16 @@ void ChannelBridge::onUpClose(ssh_session, ssh_channel, void* self) {
 
 // ---- decisions from the connection ----------------------------------------
 
-void ChannelBridge::startUpstream(ssh_session upstream) {
+void ChannelBridge::startUpstream(ssh_session upstream, std::unique_ptr<ChannelRecorder> recorder,
+                                  RecordingWriter::Sealed sealed) {
     if (stage_ != Stage::deciding) return;
+    recorder_ = std::move(recorder);
+    sealed_ = std::move(sealed);
+    recorder_->start();
+    for (const auto& line : std::exchange(pendingNotices_, {})) {
+        (pty_ ? toDownOut_ : toDownErr_).append(line);
+        recorder_->record(pty_ ? ChannelRecorder::Stream::out : ChannelRecorder::Stream::err, line);
+    }
     upSession_ = upstream;
     up_.reset(ssh_channel_new(upstream));
     if (!up_) {
@@ -153,7 +170,14 @@ void ChannelBridge::notice(const std::string& text) {
     // Delivered once relaying (it follows what the target already said).
     if (stage_ == Stage::finished || stage_ == Stage::denying) return;
     const std::string line = (pty_ ? "\r\n" : "") + std::string("portcullis: ") + text + lineEnd();
+    // Recorded like the target's output: it passes once written (a notice
+    // given before the recording exists waits for it).
+    if (!recorder_) {
+        if (pendingNotices_.size() < 4) pendingNotices_.push_back(line);
+        return;
+    }
     (pty_ ? toDownOut_ : toDownErr_).append(line);
+    recorder_->record(pty_ ? ChannelRecorder::Stream::out : ChannelRecorder::Stream::err, line);
 }
 
 // ---- progress --------------------------------------------------------------
@@ -170,6 +194,9 @@ void ChannelBridge::advance() {
     if (stage_ != Stage::relaying && stage_ != Stage::finished &&
         overWindow(down_.get(), false, "client"))
         return;
+    if (recorder_ && recorder_->error() && !recordingFailure_) {
+        recordingFailed(*recorder_->error());
+    }
     if (stage_ == Stage::opening) openUpstream();
     if (stage_ == Stage::requesting) replayRequests();
     if (stage_ == Stage::relaying) relay();
@@ -214,9 +241,12 @@ void ChannelBridge::replayRequests() {
             const auto& [name, value] = env_[requestStep_ - ptySteps];
             rc = ssh_channel_request_env(up, name.c_str(), value.c_str());
         } else {
-            what = command_ ? "exec" : "shell";
-            rc = command_ ? ssh_channel_request_exec(up, command_->c_str())
-                          : ssh_channel_request_shell(up);
+            // Nothing starts on the target before its recording exists.
+            if (!recorder_->ready()) return;
+            what = sftp_ ? "subsystem" : command_ ? "exec" : "shell";
+            rc = sftp_       ? ssh_channel_request_subsystem(up, "sftp")
+                 : command_ ? ssh_channel_request_exec(up, command_->c_str())
+                            : ssh_channel_request_shell(up);
         }
         if (rc == SSH_AGAIN) return;
         const bool last = requestStep_ == ptySteps + env_.size();
@@ -266,12 +296,14 @@ ChannelBridge::ReadResult ChannelBridge::drain(ssh_channel from, bool isStderr,
     return got > 0 ? ReadResult::data : ReadResult::none;
 }
 
-bool ChannelBridge::flush(WatermarkBuffer& from, ssh_channel to, bool isStderr, bool& broken) {
+bool ChannelBridge::flush(WatermarkBuffer& from, std::size_t& sendable, ssh_channel to,
+                          bool isStderr, bool& broken) {
     while (!from.empty()) {
+        if (sendable == 0) return false;  // the rest is still being recorded
         const std::uint32_t window = ssh_channel_window_size(to);
         if (window == 0) return false;
         const auto len = static_cast<std::uint32_t>(
-            std::min<std::size_t>({from.size(), window, kMaxWriteChunk}));
+            std::min<std::size_t>({sendable, from.size(), window, kMaxWriteChunk}));
         const int written = isStderr ? ssh_channel_write_stderr(to, from.data(), len)
                                      : ssh_channel_write(to, from.data(), len);
         if (written < 0) {
@@ -279,6 +311,7 @@ bool ChannelBridge::flush(WatermarkBuffer& from, ssh_channel to, bool isStderr, 
             return false;
         }
         from.consume(static_cast<std::size_t>(written));
+        sendable -= static_cast<std::size_t>(written);
         if (static_cast<std::uint32_t>(written) < len) return false;  // backpressure
     }
     return true;
@@ -315,13 +348,18 @@ void ChannelBridge::relay() {
         ssh_channel_change_pty_size(up, pty_->cols, pty_->rows);
     }
 
+    pullConfirmed();
     // Client -> target (stdin). Once the target cannot take input any more,
     // the client's input is read and dropped so that the client never stalls.
     bool upBroken = false;
-    flush(toUp_, up, false, upBroken);
+    flush(toUp_, sendUp_, up, false, upBroken);
     if (!downEof_ && !toUp_.readPaused()) {
         const auto before = toUp_.size();
-        switch (drain(down, false, toUp_, "client")) {
+        const auto result = drain(down, false, toUp_, "client");
+        const std::string_view fresh(toUp_.data() + before, toUp_.size() - before);
+        recorder_->record(ChannelRecorder::Stream::in, fresh);
+        if (sftpInspector_ && !sftpInspector_->fromClient(fresh)) return sftpMalformed();
+        switch (result) {
             case ReadResult::eof:
                 downEof_ = true;
                 break;
@@ -333,11 +371,13 @@ void ChannelBridge::relay() {
                 break;
         }
         bytesIn_ += toUp_.size() - before;
-        flush(toUp_, up, false, upBroken);
+        flush(toUp_, sendUp_, up, false, upBroken);
     }
     if (upBroken || upInputClosed_) {
+        // Dropped input was recorded all the same: it is what the user sent.
         upInputClosed_ = true;
         toUp_.consume(toUp_.size());
+        sendUp_ = 0;
     }
     if (downEof_ && toUp_.empty() && !upEofSent_ && !upInputClosed_) {
         ssh_channel_send_eof(up);
@@ -345,13 +385,20 @@ void ChannelBridge::relay() {
     }
 
     // Target -> client (stdout, stderr).
-    flush(toDownOut_, down, false, broken);
-    flush(toDownErr_, down, true, broken);
-    for (auto [isStderr, buffer, eof] :
-         {std::tuple{false, &toDownOut_, &upOutEof_}, std::tuple{true, &toDownErr_, &upErrEof_}}) {
+    flush(toDownOut_, sendOut_, down, false, broken);
+    flush(toDownErr_, sendErr_, down, true, broken);
+    for (auto [isStderr, buffer, eof, sendable] :
+         {std::tuple{false, &toDownOut_, &upOutEof_, &sendOut_},
+          std::tuple{true, &toDownErr_, &upErrEof_, &sendErr_}}) {
         if (*eof || buffer->readPaused()) continue;
         const auto before = buffer->size();
-        switch (drain(up, isStderr, *buffer, "target")) {
+        const auto result = drain(up, isStderr, *buffer, "target");
+        const std::string_view fresh(buffer->data() + before, buffer->size() - before);
+        recorder_->record(isStderr ? ChannelRecorder::Stream::err : ChannelRecorder::Stream::out,
+                          fresh);
+        if (sftpInspector_ && !isStderr && !sftpInspector_->fromServer(fresh))
+            return sftpMalformed();
+        switch (result) {
             case ReadResult::eof:
                 *eof = true;
                 break;
@@ -363,7 +410,10 @@ void ChannelBridge::relay() {
                 break;
         }
         bytesOut_ += buffer->size() - before;
-        flush(*buffer, down, isStderr, broken);
+        flush(*buffer, *sendable, down, isStderr, broken);
+    }
+    if (sftpInspector_) {
+        for (auto& op : sftpInspector_->takeOperations()) sftpOperations_.push_back(std::move(op));
     }
     if (broken) {
         // The client's side cannot take data any more: nothing left to relay to.
@@ -404,7 +454,9 @@ void ChannelBridge::sendDenial() {
     ssh_channel down = down_.get();
     // What the target already said goes first (best effort, within the window).
     bool broken = false;
-    if (!flush(toDownOut_, down, false, broken) || !flush(toDownErr_, down, true, broken)) {
+    pullConfirmed();
+    if (!flush(toDownOut_, sendOut_, down, false, broken) ||
+        !flush(toDownErr_, sendErr_, down, true, broken)) {
         if (!broken) return;
     }
     if (!denial_.empty()) {
@@ -426,6 +478,7 @@ void ChannelBridge::sendDenial() {
 void ChannelBridge::finish() {
     if (stage_ == Stage::finished) return;
     stage_ = Stage::finished;
+    if (recorder_) recorder_->close(std::move(sealed_));
     // EOF first (a second call completes a close whose EOF flush was pending
     // in non-blocking mode), then close; libssh frees each channel once both
     // sides closed it.
@@ -435,6 +488,42 @@ void ChannelBridge::finish() {
     }
     ssh_channel_send_eof(down_.get());
     ssh_channel_close(down_.get());
+}
+
+void ChannelBridge::pullConfirmed() {
+    if (!recorder_) return;
+    sendUp_ += recorder_->takeConfirmed(ChannelRecorder::Stream::in);
+    sendOut_ += recorder_->takeConfirmed(ChannelRecorder::Stream::out);
+    sendErr_ += recorder_->takeConfirmed(ChannelRecorder::Stream::err);
+}
+
+// Fail closed (SPEC §6): what was not recorded never passes; the user is told
+// why and the channel ends.
+void ChannelBridge::recordingFailed(const std::string& error) {
+    recordingFailure_ = error;
+    pullConfirmed();
+    toUp_.truncate(sendUp_);
+    toDownOut_.truncate(sendOut_);
+    toDownErr_.truncate(sendErr_);
+    log_.warn("recording.failed", {{"conn", connId_}, {"error", error}});
+    deny("the session cannot be recorded (the gateway's disk may be full); it is ended", 255);
+}
+
+void ChannelBridge::sftpMalformed() {
+    log_.warn("sftp.malformed", {{"conn", connId_}, {"error", sftpInspector_->error()}});
+    for (auto& op : sftpInspector_->takeOperations()) sftpOperations_.push_back(std::move(op));
+    deny("the sftp stream is malformed (" + sftpInspector_->error() + "); the channel is closed",
+         255);
+}
+
+std::optional<std::string> ChannelBridge::takeRecordingFailure() {
+    if (!recordingFailure_ || recordingFailureTaken_) return std::nullopt;
+    recordingFailureTaken_ = true;
+    return recordingFailure_;
+}
+
+std::vector<recording::SftpOperation> ChannelBridge::takeSftpOperations() {
+    return std::exchange(sftpOperations_, {});
 }
 
 }  // namespace portcullis::gateway

@@ -16,10 +16,12 @@
 #include <vector>
 
 #include "db/grants.hpp"
+#include "gateway/channel_recorder.hpp"
 #include "gateway/log.hpp"
 #include "gateway/ssh_handles.hpp"
 #include "gateway/ssh_message_access.hpp"
 #include "gateway/watermark_buffer.hpp"
+#include "recording/sftp_inspector.hpp"
 
 namespace portcullis::gateway {
 
@@ -58,14 +60,26 @@ class ChannelBridge {
     bool onEnv(const std::string& name, const std::string& value);
     bool onShell();
     bool onExec(const std::string& command);
+    bool onSubsystem(const std::string& name);  // "sftp" only
     void onWindowChange(const PtyRequest& size);
 
-    db::Channel kind() const { return command_ ? db::Channel::exec : db::Channel::shell; }
+    db::Channel kind() const {
+        return sftp_ ? db::Channel::sftp : command_ ? db::Channel::exec : db::Channel::shell;
+    }
     const std::optional<std::string>& command() const { return command_; }
     bool hasPty() const { return pty_.has_value(); }
+    const std::optional<PtyRequest>& pty() const { return pty_; }
 
-    // The connection's decision: open the channel on this target session...
-    void startUpstream(ssh_session upstream);
+    // The connection's decision: record the channel (the file is created
+    // before the shell or command starts on the target; `sealed` gets the
+    // file's digest when it closes) and open it on this target session...
+    void startUpstream(ssh_session upstream, std::unique_ptr<ChannelRecorder> recorder,
+                       RecordingWriter::Sealed sealed);
+    const ChannelRecorder* recorder() const { return recorder_.get(); }
+    // Why the recording failed, once (the connection audits it).
+    std::optional<std::string> takeRecordingFailure();
+    // SFTP file operations seen since the last call (sftp channels).
+    std::vector<recording::SftpOperation> takeSftpOperations();
     // ...or refuse: one line on the client's stderr, exit-status, close.
     void deny(const std::string& message, int exitStatus = 1);
 
@@ -90,11 +104,16 @@ class ChannelBridge {
     void replayRequests();
     void relay();
     void sendDenial();
+    void recordingFailed(const std::string& error);
+    void sftpMalformed();
+    void pullConfirmed();
     void sendExit();
     void finish();
     ReadResult drain(ssh_channel from, bool isStderr, WatermarkBuffer& into, const char* side);
     bool overWindow(ssh_channel from, bool isStderr, const char* side);
-    bool flush(WatermarkBuffer& from, ssh_channel to, bool isStderr, bool& broken);
+    // Sends at most `sendable` bytes (those recorded) and lowers it by what went.
+    bool flush(WatermarkBuffer& from, std::size_t& sendable, ssh_channel to, bool isStderr,
+               bool& broken);
     std::string lineEnd() const { return pty_ ? "\r\n" : "\n"; }
 
     static void onDownSignal(ssh_session, ssh_channel, const char* signal, void* self);
@@ -112,6 +131,7 @@ class ChannelBridge {
     bool sizeChanged_ = false;
     std::vector<std::pair<std::string, std::string>> env_;
     std::optional<std::string> command_;
+    bool sftp_ = false;
     std::deque<std::string> signals_;
     std::size_t requestStep_ = 0;
 
@@ -119,6 +139,17 @@ class ChannelBridge {
     WatermarkBuffer toUp_;
     WatermarkBuffer toDownOut_;
     WatermarkBuffer toDownErr_;
+    // How many bytes at the front of each buffer were recorded and may pass.
+    std::size_t sendUp_ = 0;
+    std::size_t sendOut_ = 0;
+    std::size_t sendErr_ = 0;
+    std::unique_ptr<ChannelRecorder> recorder_;
+    RecordingWriter::Sealed sealed_;
+    std::vector<std::string> pendingNotices_;
+    std::optional<std::string> recordingFailure_;
+    bool recordingFailureTaken_ = false;
+    std::optional<recording::SftpInspector> sftpInspector_;
+    std::vector<recording::SftpOperation> sftpOperations_;
     bool downEof_ = false;  // client sent EOF (and libssh's buffer is drained)
     bool upOutEof_ = false;
     bool upErrEof_ = false;

@@ -67,7 +67,9 @@ ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr
       upstreamTimer_(strand_),
       closingTimer_(strand_),
       limitTimer_(strand_),
-      session_ssh_(std::move(session)) {}
+      session_ssh_(std::move(session)) {
+    dbSequence_ = std::make_shared<DbSequence>(services.db, services.log);
+}
 
 ClientConnection::~ClientConnection() {
     // Normally torn down on the strand already; this keeps the owner order if not.
@@ -170,6 +172,7 @@ void ClientConnection::step() {
     bool violation = false;
     for (auto& slot : bridges_) {
         slot.bridge->advance();
+        auditChannelEvents(*slot.bridge);
         if (slot.bridge->windowViolation()) {
             violation = true;
             fireDb([account = auditName(), peer = peer_,
@@ -259,7 +262,7 @@ void ClientConnection::runDb(std::function<R(DbContext&)> job,
 }
 
 void ClientConnection::fireDb(std::function<void(DbContext&)> job) {
-    if (!services_.db.submit(std::move(job))) log_.error("db.queue_full", {{"conn", id_}});
+    if (!dbSequence_->submit(std::move(job))) log_.error("db.queue_full", {{"conn", id_}});
 }
 
 // ---- messages ------------------------------------------------------------------
@@ -543,12 +546,17 @@ void ClientConnection::handleChannelRequest(MessagePtr msg) {
             ok = decide = command && bridge->onExec(command);
             break;
         }
+        case SSH_CHANNEL_REQUEST_SUBSYSTEM: {
+            const char* name = ssh_message_channel_request_subsystem(m);
+            ok = decide = name && bridge->onSubsystem(name);
+            break;
+        }
         case SSH_CHANNEL_REQUEST_WINDOW_CHANGE:
             bridge->onWindowChange(messagePty(m));
             ok = true;
             break;
         default:
-            // subsystem (sftp), x11-req and anything unknown are refused here.
+            // x11-req, auth-agent-req and anything unknown are refused here.
             log_.info("channel.request_refused", {{"conn", id_}, {"request", request}});
             break;
     }
@@ -644,8 +652,10 @@ void ClientConnection::advanceUpstream() {
         for (const auto id : allowed_) {
             ChannelBridge* b = findBridge(id);
             if (!b || b->stage() != ChannelBridge::Stage::deciding) continue;
-            b->startUpstream(upstream_->session());
             if (!session_) startSessionRow(db::channelName(b->kind()));
+            auto recorder = makeRecorder(*b, ++recordedChannels_);
+            auto sealed = sealRecording(*recorder);
+            b->startUpstream(upstream_->session(), std::move(recorder), std::move(sealed));
         }
         allowed_.clear();
         if (upstream_->broken()) {
@@ -701,8 +711,9 @@ void ClientConnection::startSessionRow(const std::string& channel) {
     start.gateway = services_.gatewayId;
     start.startedAt = systemNow();
     session_ = start;
-    sessionChannel_ =
-        channel == db::channelName(db::Channel::shell) ? db::Channel::shell : db::Channel::exec;
+    sessionChannel_ = channel == db::channelName(db::Channel::shell)  ? db::Channel::shell
+                      : channel == db::channelName(db::Channel::sftp) ? db::Channel::sftp
+                                                                      : db::Channel::exec;
     log_.info("session.start", {{"conn", id_},
                                 {"session", start.id},
                                 {"account", start.account},
@@ -711,6 +722,88 @@ void ClientConnection::startSessionRow(const std::string& channel) {
     fireDb([start, channel](DbContext& ctx) { startSession(ctx, start, channel); });
     sessionStarted_ = lastInput_ = lastRecheck_ = std::chrono::steady_clock::now();
     checkLimits();
+}
+
+std::unique_ptr<ChannelRecorder> ClientConnection::makeRecorder(const ChannelBridge& bridge,
+                                                                int channel) {
+    recording::RecordingMeta meta;
+    meta.sessionId = session_->id;
+    meta.channel = channel;
+    meta.account = session_->account;
+    meta.login = session_->login;
+    meta.target = session_->target;
+    meta.source = peer_.address;
+    meta.grantId = grantId_;
+    meta.kind = db::channelName(bridge.kind());
+    meta.command = bridge.command();
+    if (const auto& pty = bridge.pty()) {
+        meta.term = pty->term;
+        meta.width = static_cast<int>(pty->cols);
+        meta.height = static_cast<int>(pty->rows);
+    }
+    meta.startedAtUnix = systemNow().time_since_epoch().count();
+    meta.title = meta.account + "@" + meta.target + " as " + meta.login;
+    // Terminal channels as asciicast, everything else byte-exact (SPEC §6).
+    const bool terminal = bridge.hasPty();
+    const std::string name = session_->id + (channel > 1 ? "-" + std::to_string(channel) : "") +
+                             (terminal ? ".cast" : ".rec");
+    const std::string relative = "recordings/" + name;
+
+    db::RecordingRow row;
+    row.sessionId = session_->id;
+    row.channel = channel;
+    row.kind = meta.kind;
+    row.format = terminal ? "cast" : "rec";
+    row.path = relative;
+    row.startedAt = systemNow();
+    fireDb([row](DbContext& ctx) { addRecording(ctx, row); });
+
+    auto self = shared_from_this();
+    auto postToStrand = [self](std::function<void()> fn) {
+        boost::asio::post(self->strand_, [self, fn = std::move(fn)] {
+            fn();
+            if (self->phase_ != Phase::closed) self->step();
+        });
+    };
+    return std::make_unique<ChannelRecorder>(services_.recordings, std::move(postToStrand),
+                                             std::move(meta), services_.stateRoot / relative,
+                                             terminal);
+}
+
+// Runs on the writer thread once the file is closed: its digest goes to the
+// recording's row and to the audit chain, in the connection's store order.
+RecordingWriter::Sealed ClientConnection::sealRecording(const ChannelRecorder& recorder) {
+    const auto& meta = recorder.meta();
+    return [sequence = dbSequence_, &log = log_, account = meta.account, peer = peer_,
+            sessionId = meta.sessionId, channel = meta.channel,
+            path = "recordings/" + recorder.file().filename().string()](
+               Result<SealedFile> sealed) {
+        const bool queued = sequence->submit([=](DbContext& ctx) {
+            sealRecordingRow(ctx, account, peer, sessionId, channel, path, sealed);
+        });
+        if (!queued) log.error("db.queue_full", {{"session", sessionId}, {"event", "seal"}});
+    };
+}
+
+void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
+    const auto* recorder = bridge.recorder();
+    if (!recorder) return;
+    const auto& meta = recorder->meta();
+    if (auto failure = bridge.takeRecordingFailure()) {
+        fireDb([account = meta.account, peer = peer_, session = meta.sessionId,
+                channel = meta.channel, error = *failure](DbContext& ctx) {
+            auditEvent(ctx, "recording.failed", account, peer,
+                       {{"account", account},
+                        {"session_id", session},
+                        {"channel", channel},
+                        {"error", error},
+                        {"action", "channel ended"}});
+        });
+    }
+    for (auto& op : bridge.takeSftpOperations()) {
+        fireDb([account = meta.account, peer = peer_, session = meta.sessionId,
+                op = std::move(op)](DbContext& ctx) { auditSftpOperation(ctx, account, peer, session, op); });
+    }
 }
 
 // Once a second while a session runs: the time limit (from the session's

@@ -35,8 +35,10 @@ struct Services {
     const Config& config;
     Logger& log;
     DbPool& db;
+    RecordingWriter& recordings;
     ssh_key upstreamKey;  // read-only; each upstream session uses a copy
     std::filesystem::path keysDir;
+    std::filesystem::path stateRoot;  // recordings go to stateRoot/recordings
     std::string gatewayId;
 };
 
@@ -112,6 +114,12 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void startUpstream(const db::Target& target, const std::string& login);
     void advanceUpstream();
     void startSessionRow(const std::string& channel);
+    // The recording of a channel about to start, and what happens when it is sealed.
+    std::unique_ptr<ChannelRecorder> makeRecorder(const ChannelBridge& bridge, int channel);
+    RecordingWriter::Sealed sealRecording(const ChannelRecorder& recorder);
+    // Audits what a channel reported since the last step (SFTP file
+    // operations, a failed recording).
+    void auditChannelEvents(ChannelBridge& bridge);
     void checkLimits();
     void endForLimit(const std::string& status, const std::string& reason,
                      const std::string& auditType);
@@ -151,6 +159,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
     // Session.
     std::optional<db::SessionStart> session_;
+    int recordedChannels_ = 0;
+    // Store work that must keep its order (session row, recordings, seals, end).
+    std::shared_ptr<DbSequence> dbSequence_;
     std::uint64_t bytesIn_ = 0;
     std::uint64_t bytesOut_ = 0;
     std::vector<std::uint64_t> allowed_;  // bridges allowed, waiting for the upstream

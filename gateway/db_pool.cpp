@@ -80,4 +80,39 @@ void DbPool::run(Worker& worker) {
     }
 }
 
+bool DbSequence::submit(DbPool::Job job) {
+    {
+        const std::lock_guard lock(mutex_);
+        if (queue_.size() >= DbPool::kMaxQueued) return false;
+        queue_.push_back(std::move(job));
+        if (running_) return true;
+        running_ = true;
+    }
+    if (pool_.submit([self = shared_from_this()](DbContext& ctx) { self->drain(ctx); })) return true;
+    const std::lock_guard lock(mutex_);
+    running_ = false;
+    queue_.pop_back();
+    return false;
+}
+
+void DbSequence::drain(DbContext& ctx) {
+    while (true) {
+        DbPool::Job job;
+        {
+            const std::lock_guard lock(mutex_);
+            if (queue_.empty()) {
+                running_ = false;
+                return;
+            }
+            job = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        try {
+            job(ctx);
+        } catch (const std::exception& e) {
+            log_.error("db.job_failed", {{"error", e.what()}});
+        }
+    }
+}
+
 }  // namespace portcullis::gateway

@@ -64,4 +64,23 @@ class DbPool {
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 
+// Jobs that must run in the order given (one connection's session row, then
+// its recordings, their seals and the session's end), one at a time on
+// whichever worker is free. Thread-safe; kept alive by the jobs in flight.
+class DbSequence : public std::enable_shared_from_this<DbSequence> {
+  public:
+    DbSequence(DbPool& pool, Logger& log) : pool_(pool), log_(log) {}
+    // False when the pool refused (queue full or stopped): the caller fails closed.
+    bool submit(DbPool::Job job);
+
+  private:
+    void drain(DbContext& ctx);
+
+    DbPool& pool_;
+    Logger& log_;
+    std::mutex mutex_;
+    std::deque<DbPool::Job> queue_;
+    bool running_ = false;
+};
+
 }  // namespace portcullis::gateway

@@ -34,6 +34,7 @@ Server::Server(Config config, db::StateDir stateDir, Logger& log)
 
 Server::~Server() {
     control_.reset();  // removes control.sock
+    if (recordings_) recordings_->stop();  // its seals go to the store next
     if (db_) db_->stop();
 }
 
@@ -60,11 +61,16 @@ Result<void> Server::prepare() {
     db_ = std::move(pool).value();
 
     const std::string gatewayId = hostName() + ":" + std::to_string(config_.listenPort);
-    services_ = std::make_unique<Services>(
-        Services{config_, log_, *db_, upstreamKey_.get(), stateDir_.keysDir(), gatewayId});
-    db_->submit([gatewayId, &log = log_](DbContext& ctx) {
+    recordings_ = std::make_unique<RecordingWriter>(log_);
+    services_ = std::make_unique<Services>(Services{config_, log_, *db_, *recordings_,
+                                                    upstreamKey_.get(), stateDir_.keysDir(),
+                                                    stateDir_.root(), gatewayId});
+    // Sessions a crash left open are marked aborted and their recordings sealed.
+    db_->submit([gatewayId, root = stateDir_.root(), &log = log_](DbContext& ctx) {
         const int n = db::Sessions(ctx.db).abortActive(gatewayId, systemNow());
         if (n > 0) log.warn("session.aborted_at_start", {{"count", n}});
+        const int sealed = sealLeftoverRecordings(ctx, root);
+        if (sealed > 0) log.warn("recording.sealed_at_start", {{"count", sealed}});
     });
 
     // The control socket first: once the port answers, control.sock is there.
@@ -191,7 +197,8 @@ int Server::run() {
     for (unsigned i = 1; i < threads; ++i) pool.emplace_back([this] { io_.run(); });
     io_.run();
     for (auto& t : pool) t.join();
-    db_->stop();  // writes what is queued (session ends, audit events)
+    recordings_->stop();  // the last bytes and the seals (which queue store jobs)
+    db_->stop();          // writes what is queued (session ends, seals, audit events)
     log_.info("gateway.stopped");
     return 0;
 }

@@ -20,6 +20,7 @@
 #include "gateway/control_server.hpp"
 #include "gateway/db_pool.hpp"
 #include "gateway/log.hpp"
+#include "gateway/recording_writer.hpp"
 #include "gateway/ssh_handles.hpp"
 
 namespace portcullis::gateway {
@@ -56,6 +57,7 @@ class Server {
     boost::asio::steady_timer shutdownTimer_;
     std::optional<db::MasterKey> masterKey_;
     std::unique_ptr<DbPool> db_;
+    std::unique_ptr<RecordingWriter> recordings_;
     BindPtr bind_;
     KeyPtr upstreamKey_;
     std::unique_ptr<Services> services_;

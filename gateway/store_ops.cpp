@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "db/grants.hpp"
+#include "recording/file_digest.hpp"
 
 namespace portcullis::gateway {
 namespace {
@@ -116,6 +117,83 @@ void endSession(DbContext& ctx, const db::SessionStart& s, const db::SessionEnd&
 void auditEvent(DbContext& ctx, const std::string& type, const std::string& actor,
                 const PeerInfo& peer, nlohmann::json details) {
     ctx.audit.record(event(type, actor, peer, std::move(details)));
+}
+
+void addRecording(DbContext& ctx, const db::RecordingRow& row) {
+    db::Recordings(ctx.db).add(row);
+}
+
+void sealRecordingRow(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                      const std::string& sessionId, int channel, const std::string& path,
+                      const Result<SealedFile>& sealed) {
+    db::Transaction tx(ctx.db);
+    db::Recordings recordings(ctx.db);
+    std::optional<std::int64_t> rowId;
+    for (const auto& r : recordings.forSession(sessionId)) {
+        if (r.channel == channel) rowId = r.id;
+    }
+    nlohmann::json details{
+        {"account", account}, {"session_id", sessionId}, {"channel", channel}, {"path", path}};
+    if (!sealed) {
+        // Never created: nothing passed on this channel; the row says so.
+        details["error"] = sealed.error();
+        ctx.audit.record(tx, event("recording.failed", account, peer, std::move(details)));
+        if (rowId) recordings.seal(*rowId, 0, "", systemNow());
+        tx.commit();
+        return;
+    }
+    if (rowId) {
+        recordings.seal(*rowId, static_cast<std::int64_t>(sealed->size), sealed->sha256,
+                        systemNow());
+    }
+    details["size"] = sealed->size;
+    details["sha256"] = sealed->sha256;
+    if (sealed->error) details["incomplete"] = *sealed->error;
+    ctx.audit.record(tx, event("session.recording", account, peer, std::move(details)));
+    tx.commit();
+}
+
+int sealLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot) {
+    db::Recordings recordings(ctx.db);
+    int sealed = 0;
+    for (const auto& r : recordings.unsealedOfEndedSessions()) {
+        // The file as the crash left it (its last frame may be cut short).
+        const auto digest = recording::digestFile(stateRoot / r.path);
+        db::Transaction tx(ctx.db);
+        nlohmann::json details{{"session_id", r.sessionId},
+                               {"channel", r.channel},
+                               {"path", r.path},
+                               {"sealed_at", "start-up"}};
+        if (digest) {
+            recordings.seal(r.id, static_cast<std::int64_t>(digest->size), digest->sha256,
+                            systemNow());
+            details["size"] = digest->size;
+            details["sha256"] = digest->sha256;
+        } else {
+            recordings.seal(r.id, 0, "", systemNow());
+            details["error"] = digest.error();
+        }
+        ctx.audit.record(tx, db::AuditEvent{"session.recording", "portcullisd", "", details});
+        tx.commit();
+        ++sealed;
+    }
+    return sealed;
+}
+
+void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                        const std::string& sessionId, const recording::SftpOperation& op) {
+    nlohmann::json details{{"account", account},
+                           {"session_id", sessionId},
+                           {"path", op.path},
+                           {"result", op.ok ? "ok" : "failed"},
+                           {"status", op.status}};
+    if (!op.path2.empty()) details["new_path"] = op.path2;
+    if (!op.flags.empty()) details["flags"] = op.flags;
+    if (op.op == "close") {
+        details["bytes_read"] = op.bytesRead;
+        details["bytes_written"] = op.bytesWritten;
+    }
+    ctx.audit.record(event("sftp." + op.op, account, peer, std::move(details)));
 }
 
 }  // namespace portcullis::gateway

@@ -11,9 +11,12 @@
 #include "common/secret_bytes.hpp"
 #include "db/otp_guard.hpp"
 #include "db/policy.hpp"
+#include "db/recordings.hpp"
 #include "db/sessions.hpp"
 #include "db/targets.hpp"
 #include "gateway/db_pool.hpp"
+#include "gateway/recording_writer.hpp"
+#include "recording/sftp_inspector.hpp"
 
 namespace portcullis::gateway {
 
@@ -48,6 +51,20 @@ std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& acc
 
 void startSession(DbContext& ctx, const db::SessionStart& start, const std::string& channel);
 void endSession(DbContext& ctx, const db::SessionStart& start, const db::SessionEnd& end);
+
+// Recordings (SPEC §6): the row when the file is created; at close its size
+// and SHA-256 on the row and in the audit chain (session.recording), or
+// recording.failed when the file could not be created.
+void addRecording(DbContext& ctx, const db::RecordingRow& row);
+void sealRecordingRow(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                      const std::string& sessionId, int channel, const std::string& path,
+                      const Result<SealedFile>& sealed);
+// At start-up: recordings of sessions that are no longer active but were
+// never sealed (a crash) are sealed as found; returns how many.
+int sealLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot);
+// One SFTP file operation as `sftp.<op>` (path, flags, bytes, result).
+void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                        const std::string& sessionId, const recording::SftpOperation& op);
 
 // Any other gateway event (upstream.hostkey_mismatch, flow.window_violation, ...).
 void auditEvent(DbContext& ctx, const std::string& type, const std::string& actor,

@@ -42,6 +42,12 @@ class WatermarkBuffer {
         update();
     }
 
+    // Drops all but the first `keep` bytes (what must never be sent).
+    void truncate(std::size_t keep) {
+        if (keep < size()) data_.resize(start_ + keep);
+        update();
+    }
+
     // The producer may add more only while this is false.
     bool readPaused() const { return paused_; }
     std::size_t high() const { return high_; }
