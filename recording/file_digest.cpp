@@ -1,1 +1,85 @@
 #include "recording/file_digest.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <system_error>
+#include <vector>
+
+#include "common/encoding.hpp"
+
+namespace portcullis::recording {
+
+namespace {
+
+class UniqueFd {
+  public:
+    explicit UniqueFd(int fd) : fd_(fd) {}
+    ~UniqueFd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    UniqueFd(const UniqueFd&) = delete;
+    UniqueFd& operator=(const UniqueFd&) = delete;
+    int get() const { return fd_; }
+
+  private:
+    int fd_;
+};
+
+std::string errnoText() {
+    return std::error_code(errno, std::generic_category()).message();
+}
+
+}  // namespace
+
+void Sha256Stream::Free::operator()(evp_md_ctx_st* ctx) const {
+    EVP_MD_CTX_free(ctx);
+}
+
+Sha256Stream::Sha256Stream() : ctx_(EVP_MD_CTX_new()) {
+    // Failing here means OpenSSL itself is broken (no memory, no SHA-256).
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
+        throw std::runtime_error("SHA-256 is not available");
+    }
+}
+
+void Sha256Stream::update(std::string_view bytes) {
+    if (!ctx_) throw std::logic_error("Sha256Stream::update after finishHex");
+    if (EVP_DigestUpdate(ctx_.get(), bytes.data(), bytes.size()) != 1) {
+        throw std::runtime_error("SHA-256 update failed");
+    }
+}
+
+std::string Sha256Stream::finishHex() {
+    if (!ctx_) throw std::logic_error("Sha256Stream::finishHex called twice");
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), digest, &length) != 1) {
+        throw std::runtime_error("SHA-256 final failed");
+    }
+    ctx_.reset();  // a finished context cannot be updated; make misuse loud
+    return hexEncode(std::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+Result<FileDigest> digestFile(const std::filesystem::path& path) {
+    const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0) return makeError("cannot open " + path.string() + ": " + errnoText());
+    Sha256Stream hash;
+    FileDigest result;
+    std::vector<char> buffer(1u << 20);
+    for (;;) {
+        const ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return makeError("cannot read " + path.string() + ": " + errnoText());
+        if (n == 0) break;
+        hash.update(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+        result.size += static_cast<std::uint64_t>(n);
+    }
+    result.sha256 = hash.finishHex();
+    return result;
+}
+
+}  // namespace portcullis::recording

@@ -18,13 +18,33 @@ class ScreenText {
     std::string finish();
 
   private:
-    enum class State { text, escape, csi, osc, oscEscape, string, stringEscape };
-    void printable(char c);
+    enum class State {
+        text,
+        escape,
+        escapeIntermediate,
+        csi,
+        osc,
+        oscEscape,
+        string,
+        stringEscape
+    };
+    void byte(unsigned char c, std::string& out);
+    void textByte(unsigned char c, std::string& out);
+    void control(unsigned char c, std::string& out);
+    void highByte(unsigned char c, std::string& out);
+    void flushPending(std::string& out);
+    void csiDispatch(char final);
+    void stringByte();
+    void printable(char32_t c, std::string& out);
     void endLine(std::string& out);
     State state_ = State::text;
-    std::string params_;  // CSI parameters collected so far
-    std::string line_;
+    std::string params_;            // CSI parameter and intermediate bytes collected so far
+    std::size_t stringLength_ = 0;  // bytes of the OSC/DCS body so far
+    // One cell per column: a code point, or 0xDC00 + byte for a byte that is
+    // not valid UTF-8 (shown as "\xNN", as in .cast files).
+    std::u32string line_;
     std::size_t column_ = 0;
+    std::string pending_;  // the start of a multi-byte character split across feeds
 };
 
 }  // namespace portcullis::recording

@@ -1,0 +1,75 @@
+#pragma once
+// Internal to recording/: UTF-8 validation shared by the asciicast writer and
+// the header (strings from clients, such as an exec command, may be any bytes).
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace portcullis::recording::detail {
+
+// What starts at s[0]: a complete valid character of `length` bytes, a valid
+// but incomplete prefix (s ends too soon), or a byte that is not valid UTF-8
+// here (it is escaped on its own and decoding resumes at the next byte).
+struct Utf8Step {
+    enum Kind { character, incomplete, invalid } kind;
+    std::size_t length;
+};
+
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF.
+inline Utf8Step utf8Step(std::string_view s) {
+    const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char lead = byte(0);
+    if (lead < 0x80) return {Utf8Step::character, 1};
+    std::size_t length = 0;
+    unsigned char low = 0x80;  // allowed range of the second byte
+    unsigned char high = 0xBF;
+    if (lead >= 0xC2 && lead <= 0xDF) {
+        length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+        length = 3;
+        if (lead == 0xE0) low = 0xA0;
+        if (lead == 0xED) high = 0x9F;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+        length = 4;
+        if (lead == 0xF0) low = 0x90;
+        if (lead == 0xF4) high = 0x8F;
+    } else {
+        return {Utf8Step::invalid, 1};
+    }
+    for (std::size_t i = 1; i < length; ++i) {
+        if (i >= s.size()) return {Utf8Step::incomplete, s.size()};
+        const unsigned char b = byte(i);
+        const unsigned char lo = i == 1 ? low : 0x80;
+        const unsigned char hi = i == 1 ? high : 0xBF;
+        if (b < lo || b > hi) return {Utf8Step::invalid, 1};
+    }
+    return {Utf8Step::character, length};
+}
+
+// The four visible characters "\xNN" for a byte that is not valid UTF-8.
+inline void appendByteEscape(std::string& out, unsigned char b) {
+    constexpr char kHex[] = "0123456789abcdef";
+    out += "\\x";
+    out += kHex[b >> 4];
+    out += kHex[b & 0x0F];
+}
+
+// `bytes` as valid UTF-8, every invalid or incomplete byte written as "\xNN".
+inline std::string toValidUtf8(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    std::size_t i = 0;
+    while (i < bytes.size()) {
+        const Utf8Step step = utf8Step(bytes.substr(i));
+        if (step.kind == Utf8Step::character) {
+            out.append(bytes.substr(i, step.length));
+            i += step.length;
+        } else {
+            appendByteEscape(out, static_cast<unsigned char>(bytes[i]));
+            ++i;
+        }
+    }
+    return out;
+}
+
+}  // namespace portcullis::recording::detail
