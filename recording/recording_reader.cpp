@@ -173,7 +173,8 @@ Result<ReadSummary> readCast(Input& in, const std::function<bool(const Recording
     if (version == summary.header.end() || *version != 2) {
         return makeError(lineError(1, "not an asciicast v2 header (version is not 2)"));
     }
-    if (summary.header.value("format", "") == "rec") {
+    if (const auto format = summary.header.find("format");
+        format != summary.header.end() && *format == "rec") {
         return makeError(lineError(1, "this is a .rec recording, not asciicast"));
     }
     std::string line;

@@ -215,6 +215,9 @@ TEST(RecordingReader, MalformedHeaderIsAnError) {
     const auto cast = dir.path() / "v1.cast";
     writeFile(cast, "{\"version\": 1}\n");
     EXPECT_FALSE(readQuietly(cast).ok());
+    // Unknown header fields of any type are left alone.
+    writeFile(cast, "{\"version\": 2, \"format\": 5, \"x\": [1]}\n[1, \"o\", \"a\"]\n");
+    EXPECT_EQ(readAll(cast).events.size(), 1u);
     // A .rec renamed to .cast is refused, not misread.
     writeFile(cast, recHeaderLine(sampleMeta()));
     EXPECT_FALSE(readQuietly(cast).ok());
