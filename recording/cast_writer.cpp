@@ -8,6 +8,10 @@ namespace portcullis::recording {
 
 namespace {
 
+bool isPlainAscii(unsigned char c) {
+    return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
 // JSON string body for valid UTF-8 text plus "\xNN" for invalid bytes.
 void appendJsonChar(std::string& out, unsigned char c) {
     switch (c) {
@@ -47,8 +51,9 @@ void appendJsonChar(std::string& out, unsigned char c) {
 
 // The escape "\xNN" inside a JSON string: its backslash is itself escaped.
 void appendJsonByteEscape(std::string& out, unsigned char b) {
-    out += '\\';
-    detail::appendByteEscape(out, b);
+    constexpr char kHex[] = "0123456789abcdef";
+    const char escape[5] = {'\\', '\\', 'x', kHex[b >> 4], kHex[b & 0x0F]};
+    out.append(escape, sizeof escape);
 }
 
 // Escapes `bytes`; an incomplete character at the end is returned in `held`
@@ -56,6 +61,14 @@ void appendJsonByteEscape(std::string& out, unsigned char b) {
 void appendEscaped(std::string& out, std::string_view bytes, bool holdTail, std::string& held) {
     std::size_t i = 0;
     while (i < bytes.size()) {
+        // Runs of bytes that need no escaping are copied at once (most output).
+        std::size_t run = i;
+        while (run < bytes.size() && isPlainAscii(static_cast<unsigned char>(bytes[run]))) ++run;
+        if (run > i) {
+            out.append(bytes.substr(i, run - i));
+            i = run;
+            if (i == bytes.size()) break;
+        }
         const auto c = static_cast<unsigned char>(bytes[i]);
         if (c < 0x80) {
             appendJsonChar(out, c);

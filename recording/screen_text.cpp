@@ -71,7 +71,15 @@ std::size_t firstParam(const std::string& params, std::size_t fallback) {
 
 std::string ScreenText::feed(std::string_view bytes) {
     std::string out;
-    for (const char c : bytes) byte(static_cast<unsigned char>(c), out);
+    for (const char ch : bytes) {
+        const auto c = static_cast<unsigned char>(ch);
+        // Fast path for the common case: a printable ASCII character in text.
+        if (state_ == State::text && pending_.empty() && c >= 0x20 && c < 0x7F) {
+            printable(c, out);
+        } else {
+            byte(c, out);
+        }
+    }
     return out;
 }
 

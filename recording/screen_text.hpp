@@ -2,8 +2,12 @@
 // What a terminal showed, as plain text for pagers and `session export
 // --format text`: escape sequences (CSI, OSC, DCS, single-character ESC)
 // are interpreted where they move the cursor along a line (CR, BS, CUF/CUB,
-// EL) and stripped otherwise; other control characters are dropped except
-// TAB and LF. Lines are emitted as they complete.
+// EL; also CHA, ECH, DCH, ICH, which line editors use) and stripped otherwise;
+// other control characters are dropped except TAB and LF (VT and FF count as
+// LF). Bytes that are not valid UTF-8 show as "\xNN". Lines are emitted as
+// they complete. Bounded: lines wrap at 65536 columns, and an OSC/DCS string
+// is abandoned after 64 KiB so an unterminated one cannot hide later output.
+#include <cstddef>
 #include <string>
 #include <string_view>
 

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
+#include "recording/utf8_text.hpp"
 #include "tests/unit/recording/recording_test_util.hpp"
 
 namespace portcullis::recording {
@@ -129,6 +131,34 @@ TEST(CastWriter, HeaderLineIsOneJsonObject) {
     EXPECT_EQ(header["env"]["TERM"], "xterm-256color");
     EXPECT_EQ(header["portcullis"]["session"], "s-0001");
     EXPECT_FALSE(header.contains("format"));
+}
+
+// Random bytes, rich in UTF-8 lead and continuation bytes, cut into random
+// reads: the text is the same as when encoded in one piece, and every line is
+// valid JSON (eventData parses it).
+TEST(CastWriter, AnySplitGivesTheSameText) {
+    std::mt19937 random(20261125);
+    const std::string pieces[] = {
+        "a",       "\n",   "\x1b", "\"",   "\\",   "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+        "\xC3",    "\xE2", "\xF0", "\x82", "\xBF", "\xFF",     "\xC0",         "\xED\xA0",
+        "\xF4\x90"};
+    for (int round = 0; round < 300; ++round) {
+        std::string bytes;
+        const int count = std::uniform_int_distribution<int>(0, 40)(random);
+        for (int i = 0; i < count; ++i) {
+            bytes += pieces[std::uniform_int_distribution<std::size_t>(
+                0, std::size(pieces) - 1)(random)];
+        }
+        const std::string whole = encodeAll({bytes});
+        ASSERT_EQ(whole, detail::toValidUtf8(bytes));
+        std::vector<std::string> reads;
+        for (std::size_t at = 0; at < bytes.size();) {
+            const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 5)(random);
+            reads.push_back(bytes.substr(at, n));
+            at += n;
+        }
+        ASSERT_EQ(encodeAll(reads), whole) << "round " << round;
+    }
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
 
 namespace portcullis::recording {
@@ -142,6 +144,34 @@ TEST(ScreenText, VeryLongLineWraps) {
     const std::string out = screen(std::string(200000, 'a'));
     EXPECT_EQ(std::count(out.begin(), out.end(), 'a'), 200000);
     EXPECT_GT(std::count(out.begin(), out.end(), '\n'), 1);
+}
+
+// Random terminal output cut into random feeds shows the same as fed whole.
+TEST(ScreenText, AnySplitShowsTheSame) {
+    std::mt19937 random(4242);
+    const std::string pieces[] = {
+        "ab",   "\r",     "\n",    "\b",       "\t",           "\x1b[",    "\x1b]0;",
+        "\x07", "\x1b\\", "\x1bP", "\x1b(",    "31m",          "2K",       "3C",
+        "4D",   "?25l",   "\x1b",  "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F", "\x98\x80",
+        "\xFF", "\x18",   "P",     "@"};
+    for (int round = 0; round < 500; ++round) {
+        std::string bytes;
+        const int count = std::uniform_int_distribution<int>(0, 60)(random);
+        for (int i = 0; i < count; ++i) {
+            bytes += pieces[std::uniform_int_distribution<std::size_t>(
+                0, std::size(pieces) - 1)(random)];
+        }
+        const std::string whole = screen(bytes);
+        ScreenText text;
+        std::string out;
+        for (std::size_t at = 0; at < bytes.size();) {
+            const std::size_t n = std::uniform_int_distribution<std::size_t>(1, 6)(random);
+            out += text.feed(std::string_view(bytes).substr(at, std::min(n, bytes.size() - at)));
+            at += n;
+        }
+        out += text.finish();
+        ASSERT_EQ(out, whole) << "round " << round;
+    }
 }
 
 }  // namespace
