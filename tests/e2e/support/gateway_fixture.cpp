@@ -54,7 +54,9 @@ GatewayFixture::~GatewayFixture() {
 
 void GatewayFixture::start(const std::string& config) {
 #ifdef PORTCULLISD
-    port_ = freeLoopbackPort();
+    // A restart keeps its port, as a real one would (the gateway's identity
+    // in the store is host:port).
+    if (port_ == 0) port_ = freeLoopbackPort();
     std::vector<std::string> argv{PORTCULLISD,
                                   "--state-dir",
                                   stateDir_->root().string(),
