@@ -92,6 +92,12 @@ bool ChannelBridge::onSubsystem(const std::string& name) {
     return true;
 }
 
+void ChannelBridge::forwardTo(Forward destination) {
+    if (stage_ != Stage::collecting) return;
+    forward_ = std::move(destination);
+    stage_ = Stage::deciding;
+}
+
 void ChannelBridge::onWindowChange(const PtyRequest& size) {
     if (!pty_) return;
     if (recorder_) recorder_->resize(static_cast<int>(size.cols), static_cast<int>(size.rows));
@@ -204,11 +210,20 @@ void ChannelBridge::advance() {
 }
 
 void ChannelBridge::openUpstream() {
-    const int rc = ssh_channel_open_session(up_.get());
+    const int rc = forward_ ? ssh_channel_open_forward(up_.get(), forward_->host.c_str(),
+                                                       forward_->port,
+                                                       forward_->originHost.c_str(),
+                                                       forward_->originPort)
+                            : ssh_channel_open_session(up_.get());
     if (rc == SSH_AGAIN) return;
     if (rc != SSH_OK) {
         log_.warn("upstream.channel_open_failed",
                   {{"conn", connId_}, {"error", ssh_get_error(upSession_)}});
+        if (forward_) {
+            // A forwarding channel has no stderr to explain on: it just closes.
+            finish();
+            return;
+        }
         deny("the target refused to open a session", 255);
         return;
     }
@@ -227,6 +242,11 @@ void ChannelBridge::openUpstream() {
 // (SSH_AGAIN) and is called again with the same arguments until it completes.
 void ChannelBridge::replayRequests() {
     ssh_channel up = up_.get();
+    if (forward_) {
+        // Nothing to ask for; bytes flow once the recording exists.
+        if (recorder_->ready()) stage_ = Stage::relaying;
+        return;
+    }
     while (stage_ == Stage::requesting) {
         const std::size_t ptySteps = pty_ ? 1 : 0;
         int rc = SSH_OK;
@@ -458,6 +478,11 @@ void ChannelBridge::sendDenial() {
     if (!flush(toDownOut_, sendOut_, down, false, broken) ||
         !flush(toDownErr_, sendErr_, down, true, broken)) {
         if (!broken) return;
+    }
+    if (forward_) {
+        // A forwarded connection has no stderr or exit status: it just closes.
+        finish();
+        return;
     }
     if (!denial_.empty()) {
         const std::uint32_t window = ssh_channel_window_size(down);

@@ -61,10 +61,23 @@ class ChannelBridge {
     bool onShell();
     bool onExec(const std::string& command);
     bool onSubsystem(const std::string& name);  // "sftp" only
+    // A direct-tcpip channel (port forwarding) the policy allowed: no
+    // requests; the target connects to host:port.
+    struct Forward {
+        std::string host;
+        int port = 0;
+        std::string originHost;
+        int originPort = 0;
+    };
+    void forwardTo(Forward destination);
+    const std::optional<Forward>& forward() const { return forward_; }
     void onWindowChange(const PtyRequest& size);
 
     db::Channel kind() const {
-        return sftp_ ? db::Channel::sftp : command_ ? db::Channel::exec : db::Channel::shell;
+        return forward_ ? db::Channel::forward
+               : sftp_  ? db::Channel::sftp
+               : command_ ? db::Channel::exec
+                          : db::Channel::shell;
     }
     const std::optional<std::string>& command() const { return command_; }
     bool hasPty() const { return pty_.has_value(); }
@@ -132,6 +145,7 @@ class ChannelBridge {
     std::vector<std::pair<std::string, std::string>> env_;
     std::optional<std::string> command_;
     bool sftp_ = false;
+    std::optional<Forward> forward_;
     std::deque<std::string> signals_;
     std::size_t requestStep_ = 0;
 

@@ -188,6 +188,19 @@ void ClientConnection::step() {
         if (!slot.bridge->finished()) return false;
         bytesIn_ += slot.bridge->bytesIn();
         bytesOut_ += slot.bridge->bytesOut();
+        if (const auto& f = slot.bridge->forward()) {
+            fireDb([account = auditName(), peer = peer_, f = *f,
+                    session = session_ ? session_->id : std::string(),
+                    in = slot.bridge->bytesIn(), out = slot.bridge->bytesOut()](DbContext& ctx) {
+                auditEvent(ctx, "forward.close", account, peer,
+                           {{"account", account},
+                            {"session_id", session},
+                            {"destination", f.host},
+                            {"destination_port", f.port},
+                            {"bytes_to_destination", in},
+                            {"bytes_from_destination", out}});
+            });
+        }
         return true;
     });
     if (violation) {
@@ -486,18 +499,85 @@ void ClientConnection::authenticated(MessagePtr msg) {
 
 void ClientConnection::handleChannelOpen(MessagePtr msg) {
     const int kind = ssh_message_subtype(msg.get());
-    if (kind != SSH_CHANNEL_SESSION || draining_ ||
-        bridges_.size() >= static_cast<std::size_t>(config_.maxChannels)) {
-        // Port forwarding, X11 and agent channels are not offered in this version.
+    if ((kind != SSH_CHANNEL_SESSION && kind != SSH_CHANNEL_DIRECT_TCPIP) || draining_ ||
+        bridges_.size() + pendingForwards_ >= static_cast<std::size_t>(config_.maxChannels)) {
+        // X11, agent and remote (tcpip-forward) channels are never offered.
         log_.info("channel.refused", {{"conn", id_}, {"kind", kind}});
         ssh_message_reply_default(msg.get());
         return;
     }
+    if (kind == SSH_CHANNEL_DIRECT_TCPIP) return openForward(std::move(msg));
     ssh_channel channel = ssh_message_channel_request_open_reply_accept(msg.get());
     if (!channel) return;
     bridges_.push_back(
         Slot{nextBridgeId_++,
              std::make_unique<ChannelBridge>(ChannelPtr(channel), config_.bufferHigh, log_, id_)});
+}
+
+// direct-tcpip: the policy decides (channel "forward") before the channel is
+// accepted, so that a refusal is a clean open failure for the client.
+void ClientConnection::openForward(MessagePtr msg) {
+    const char* host = ssh_message_channel_request_open_destination(msg.get());
+    const char* origin = ssh_message_channel_request_open_originator(msg.get());
+    ChannelBridge::Forward destination{
+        host ? printable(host) : std::string(),
+        ssh_message_channel_request_open_destination_port(msg.get()),
+        origin ? printable(origin) : std::string(),
+        ssh_message_channel_request_open_originator_port(msg.get())};
+    if (!spec_ || spec_->target.empty() || destination.host.empty() || destination.port <= 0 ||
+        destination.port > 65535) {
+        log_.info("channel.refused", {{"conn", id_}, {"kind", "direct-tcpip"}});
+        ssh_message_reply_default(msg.get());
+        return;
+    }
+    ++pendingForwards_;
+    db::AccessRequest request{spec_->account, spec_->login, spec_->target, db::Channel::forward,
+                              systemNow()};
+    auto held = std::make_shared<MessagePtr>(std::move(msg));
+    runDb<AccessOutcome>(
+        [request, ceiling = config_.ceiling, peer = peer_](DbContext& ctx) {
+            return decideAccess(ctx, request, ceiling, peer);
+        },
+        [this, held, request, destination](std::optional<AccessOutcome> outcome) {
+            --pendingForwards_;
+            const bool allowed = outcome && outcome->decision.allowed && !draining_;
+            log_.info("policy.decision", {{"conn", id_},
+                                          {"account", request.account},
+                                          {"target", request.target},
+                                          {"channel", "forward"},
+                                          {"destination", destination.host + ":" +
+                                                              std::to_string(destination.port)},
+                                          {"allowed", allowed}});
+            if (!allowed) {
+                ssh_message_reply_default(held->get());
+                return;
+            }
+            ssh_channel channel = ssh_message_channel_request_open_reply_accept(held->get());
+            if (!channel) return;
+            auto bridge = std::make_unique<ChannelBridge>(ChannelPtr(channel), config_.bufferHigh,
+                                                          log_, id_);
+            bridge->forwardTo(destination);
+            const auto bridgeId = nextBridgeId_++;
+            bridges_.push_back(Slot{bridgeId, std::move(bridge)});
+            if (!grantId_) {
+                grantId_ = outcome->decision.grantId;
+                maxSession_ = outcome->decision.maxSession;
+                idleTimeout_ = outcome->decision.idleTimeout;
+                endsBy_ = outcome->decision.endsBy;
+            }
+            fireDb([account = request.account, peer = peer_, target = request.target,
+                    destination](DbContext& ctx) {
+                auditEvent(ctx, "forward.open", account, peer,
+                           {{"account", account},
+                            {"target", target},
+                            {"destination", destination.host},
+                            {"destination_port", destination.port},
+                            {"originator", destination.originHost},
+                            {"originator_port", destination.originPort}});
+            });
+            if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
+            allowed_.push_back(bridgeId);
+        });
 }
 
 ChannelBridge* ClientConnection::findBridge(ssh_channel channel) {

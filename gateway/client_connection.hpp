@@ -104,6 +104,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void authFailed(MessagePtr msg, std::chrono::steady_clock::time_point asked, bool counts);
     void authenticated(MessagePtr msg);
     void handleChannelOpen(MessagePtr msg);
+    void openForward(MessagePtr msg);
     void handleChannelRequest(MessagePtr msg);
     ChannelBridge* findBridge(ssh_channel channel);
     ChannelBridge* findBridge(std::uint64_t id);
@@ -160,6 +161,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // Session.
     std::optional<db::SessionStart> session_;
     int recordedChannels_ = 0;
+    std::size_t pendingForwards_ = 0;  // direct-tcpip opens being decided
     // Store work that must keep its order (session row, recordings, seals, end).
     std::shared_ptr<DbSequence> dbSequence_;
     std::uint64_t bytesIn_ = 0;

@@ -389,13 +389,22 @@ TEST_F(GatewayHostileTest, DirectTcpipRelayedWhenGranted) {
     EXPECT_FALSE(r.timedOut) << describe(r);
     expectAlive();
     EXPECT_TRUE(contains(r.out, "OK login.authenticated")) << describe(r);
-    if (!contains(r.out, "OK direct_tcpip_granted")) {
-        GTEST_SKIP() << "DEFECT (missing feature): portcullisd refuses every direct-tcpip "
-                        "channel, even with a grant that allows forward "
-                        "(ClientConnection::handleChannelOpen accepts session channels only), "
-                        "and the refusal is neither a policy decision nor audited.\n"
-                     << r.out;
+    EXPECT_TRUE(contains(r.out, "OK direct_tcpip_granted")) << describe(r);
+    // Destination and bytes each way are in the audit chain.
+    bool opened = false;
+    for (const auto& rec : gateway_->audit("forward.open"))
+        opened = opened || rec.event.details.value("account", "") == user;
+    EXPECT_TRUE(opened);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    bool closed = false;
+    while (!closed && std::chrono::steady_clock::now() < deadline) {
+        for (const auto& rec : gateway_->audit("forward.close")) {
+            closed = closed || (rec.event.details.value("account", "") == user &&
+                                rec.event.details.value("bytes_from_destination", 0) > 0);
+        }
+        if (!closed) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
+    EXPECT_TRUE(closed) << "no forward.close with the bytes from the destination";
     EXPECT_EQ(r.exitCode, 0) << describe(r);
 }
 
