@@ -168,6 +168,21 @@ void ClientConnection::step() {
     }
     if (phase_ == Phase::auth || phase_ == Phase::open) processMessages();
     if (phase_ == Phase::closed) return;
+    if (phase_ == Phase::auth && ssh_get_error_code(s) == SSH_FATAL) {
+        // libssh dropped a malformed authentication message (e.g. more than
+        // 256 keyboard-interactive answers) without telling the client: end
+        // it now rather than leave it waiting for the login grace time.
+        const std::string error = ssh_get_error(s);
+        log_.info("auth.protocol_error", {{"conn", id_}, {"error", error}});
+        fireDb([account = auditName(), peer = peer_, error](DbContext& ctx) {
+            auditEvent(ctx, "auth.totp", account, peer,
+                       {{"account", account},
+                        {"result", "failure"},
+                        {"reason", "protocol_error"},
+                        {"error", error}});
+        });
+        disconnect("Protocol error during authentication");
+    }
 
     bool violation = false;
     for (auto& slot : bridges_) {
