@@ -27,6 +27,8 @@ const char* stageName(ChannelBridge::Stage stage) {
             return "requesting";
         case ChannelBridge::Stage::relaying:
             return "relaying";
+        case ChannelBridge::Stage::menu:
+            return "menu";
         case ChannelBridge::Stage::denying:
             return "denying";
         case ChannelBridge::Stage::finished:
@@ -206,6 +208,7 @@ void ChannelBridge::advance() {
     if (stage_ == Stage::opening) openUpstream();
     if (stage_ == Stage::requesting) replayRequests();
     if (stage_ == Stage::relaying) relay();
+    if (stage_ == Stage::menu) runMenu();
     if (stage_ == Stage::denying) sendDenial();
 }
 
@@ -549,6 +552,59 @@ std::optional<std::string> ChannelBridge::takeRecordingFailure() {
 
 std::vector<recording::SftpOperation> ChannelBridge::takeSftpOperations() {
     return std::exchange(sftpOperations_, {});
+}
+
+void ChannelBridge::showMenu(const std::string& text) {
+    if (stage_ != Stage::deciding && stage_ != Stage::menu) return;
+    stage_ = Stage::menu;
+    menuLine_.clear();
+    toDownOut_.append(text);
+    sendOut_ += text.size();  // the gateway's own words: nothing to record
+}
+
+std::optional<std::string> ChannelBridge::takeMenuLine() {
+    return std::exchange(menuChoice_, std::nullopt);
+}
+
+void ChannelBridge::leaveMenu() {
+    if (stage_ == Stage::menu) stage_ = Stage::deciding;
+}
+
+void ChannelBridge::runMenu() {
+    ssh_channel down = down_.get();
+    bool broken = false;
+    flush(toDownOut_, sendOut_, down, false, broken);
+    if (broken) return finish();
+    if (menuChoice_) return;  // the connection has not taken the last line yet
+    char input[64];
+    const int n = ssh_channel_read_nonblocking(down, input, sizeof input, 0);
+    if (n == SSH_EOF || n < 0 || (n == 0 && ssh_channel_is_eof(down))) {
+        menuChoice_ = "q";
+        return;
+    }
+    std::string echo;
+    for (int i = 0; i < n && !menuChoice_; ++i) {
+        const char c = input[i];
+        if (c == '\r' || c == '\n') {
+            echo += "\r\n";
+            menuChoice_ = menuLine_;
+        } else if (c == 0x03 || c == 0x04) {  // Ctrl-C, Ctrl-D
+            echo += "\r\n";
+            menuChoice_ = "q";
+        } else if (c == 0x7f || c == '\b') {
+            if (!menuLine_.empty()) {
+                menuLine_.pop_back();
+                echo += "\b \b";
+            }
+        } else if (c >= 0x20 && c < 0x7f && menuLine_.size() < 64) {
+            menuLine_ += c;
+            echo += c;
+        }
+    }
+    if (menuChoice_) menuLine_.clear();
+    toDownOut_.append(echo);
+    sendOut_ += echo.size();
+    flush(toDownOut_, sendOut_, down, false, broken);
 }
 
 }  // namespace portcullis::gateway

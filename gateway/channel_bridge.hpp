@@ -42,6 +42,7 @@ class ChannelBridge {
         opening,     // opening the channel on the target
         requesting,  // replaying pty-req, env, shell/exec on the target
         relaying,
+        menu,     // no target named: the user picks one (pty only)
         denying,  // telling the client why, then exit-status and close
         finished,
     };
@@ -96,6 +97,15 @@ class ChannelBridge {
     // ...or refuse: one line on the client's stderr, exit-status, close.
     void deny(const std::string& message, int exitStatus = 1);
 
+    // The target menu (SPEC §3: `ssh alice@gw` with a pty). The gateway talks
+    // to the user itself: `text` is shown, one line is read back with echo and
+    // backspace; Ctrl-C, Ctrl-D or end of input read as "q". Nothing here is
+    // relayed or recorded (no target is involved yet).
+    void showMenu(const std::string& text);
+    std::optional<std::string> takeMenuLine();
+    // Back to deciding once the connection accepted the choice.
+    void leaveMenu();
+
     // Makes whatever progress is possible now; never blocks.
     void advance();
 
@@ -117,6 +127,7 @@ class ChannelBridge {
     void replayRequests();
     void relay();
     void sendDenial();
+    void runMenu();
     void recordingFailed(const std::string& error);
     void sftpMalformed();
     void pullConfirmed();
@@ -160,6 +171,8 @@ class ChannelBridge {
     std::unique_ptr<ChannelRecorder> recorder_;
     RecordingWriter::Sealed sealed_;
     std::vector<std::string> pendingNotices_;
+    std::string menuLine_;
+    std::optional<std::string> menuChoice_;
     std::optional<std::string> recordingFailure_;
     bool recordingFailureTaken_ = false;
     std::optional<recording::SftpInspector> sftpInspector_;

@@ -67,6 +67,7 @@ ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr
       upstreamTimer_(strand_),
       closingTimer_(strand_),
       limitTimer_(strand_),
+      menuTimer_(strand_),
       session_ssh_(std::move(session)) {
     dbSequence_ = std::make_shared<DbSequence>(services.db, services.log);
 }
@@ -187,6 +188,7 @@ void ClientConnection::step() {
     bool violation = false;
     for (auto& slot : bridges_) {
         slot.bridge->advance();
+        if (auto line = slot.bridge->takeMenuLine()) menuChoice(slot.id, *line);
         auditChannelEvents(*slot.bridge);
         if (slot.bridge->windowViolation()) {
             violation = true;
@@ -674,9 +676,15 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
             [this, bridgeId](std::optional<std::vector<std::string>> targets) {
                 ChannelBridge* b = findBridge(bridgeId);
                 if (!b) return;
+                const auto names = targets.value_or(std::vector<std::string>{});
+                if (b->hasPty() && b->kind() == db::Channel::shell && !names.empty()) {
+                    menuTargets_ = names;
+                    b->showMenu(menuText());
+                    startMenuTimer(bridgeId);
+                    return;
+                }
                 std::string list;
-                for (const auto& t : targets.value_or(std::vector<std::string>{}))
-                    list += (list.empty() ? "" : ", ") + t;
+                for (const auto& t : names) list += (list.empty() ? "" : ", ") + t;
                 b->deny("no target given: connect as " + spec_->account + ":TARGET or " +
                             spec_->account + ":LOGIN@TARGET; targets you may reach now: " +
                             (list.empty() ? "none" : list),
@@ -717,6 +725,57 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
             if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
             allowed_.push_back(bridgeId);
         });
+}
+
+std::string ClientConnection::menuText() const {
+    std::string text = "\r\nPortcullis: targets " + spec_->account + " may reach now\r\n\r\n";
+    for (std::size_t i = 0; i < menuTargets_.size(); ++i)
+        text += "  " + std::to_string(i + 1) + ") " + menuTargets_[i] + "\r\n";
+    text += "\r\nTarget (number or name, q to quit): ";
+    return text;
+}
+
+void ClientConnection::startMenuTimer(std::uint64_t bridgeId) {
+    menuTimer_.expires_after(config_.loginGraceTime);
+    menuTimer_.async_wait([self = shared_from_this(), bridgeId](const boost::system::error_code& ec) {
+        if (ec || self->phase_ == Phase::closed) return;
+        ChannelBridge* b = self->findBridge(bridgeId);
+        if (b && b->stage() == ChannelBridge::Stage::menu) {
+            b->deny("no target chosen in time", 1);
+            self->step();
+        }
+    });
+}
+
+// A line typed at the menu: a number or a name from the list, or q.
+void ClientConnection::menuChoice(std::uint64_t bridgeId, const std::string& line) {
+    ChannelBridge* b = findBridge(bridgeId);
+    if (!b) return;
+    const auto first = line.find_first_not_of(' ');
+    const std::string choice =
+        first == std::string::npos ? "" : line.substr(first, line.find_last_not_of(' ') - first + 1);
+    if (choice.empty()) return b->showMenu("Target (number or name, q to quit): ");
+    if (choice == "q" || choice == "quit") {
+        menuTimer_.cancel();
+        return b->deny("no target chosen", 1);
+    }
+    std::optional<std::string> target;
+    if (choice.find_first_not_of("0123456789") == std::string::npos && choice.size() < 6) {
+        const auto n = static_cast<std::size_t>(std::stoul(choice));
+        if (n >= 1 && n <= menuTargets_.size()) target = menuTargets_[n - 1];
+    } else if (std::find(menuTargets_.begin(), menuTargets_.end(), choice) != menuTargets_.end()) {
+        target = choice;
+    }
+    if (!target) {
+        return b->showMenu("not in the list: " + printable(choice) +
+                           "\r\nTarget (number or name, q to quit): ");
+    }
+    menuTimer_.cancel();
+    // The choice is the connection's target from now on, as if it had been
+    // named in the user name; the policy decides as usual.
+    spec_->target = *target;
+    b->leaveMenu();
+    requestAccess(bridgeId);
 }
 
 void ClientConnection::startUpstream(const db::Target& target, const std::string& login) {
@@ -1107,6 +1166,7 @@ void ClientConnection::teardown(const std::string& why) {
     upstreamTimer_.cancel();
     closingTimer_.cancel();
     limitTimer_.cancel();
+    menuTimer_.cancel();
     finishSessionRow(why == "flow control violation" ? "failed" : "closed", why);
     heldMessage_.reset();
     // Channels before their sessions; watchers let go of descriptors before

@@ -112,6 +112,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
     // Access and upstream.
     void requestAccess(std::uint64_t bridgeId);
+    // The target menu (pty, no target named).
+    std::string menuText() const;
+    void startMenuTimer(std::uint64_t bridgeId);
+    void menuChoice(std::uint64_t bridgeId, const std::string& line);
     void startUpstream(const db::Target& target, const std::string& login);
     void advanceUpstream();
     void startSessionRow(const std::string& channel);
@@ -162,6 +166,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::optional<db::SessionStart> session_;
     int recordedChannels_ = 0;
     std::size_t pendingForwards_ = 0;  // direct-tcpip opens being decided
+    std::vector<std::string> menuTargets_;  // what the menu offered
     // Store work that must keep its order (session row, recordings, seals, end).
     std::shared_ptr<DbSequence> dbSequence_;
     std::uint64_t bytesIn_ = 0;
@@ -191,6 +196,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     boost::asio::steady_timer upstreamTimer_;
     boost::asio::steady_timer closingTimer_;
     boost::asio::steady_timer limitTimer_;
+    boost::asio::steady_timer menuTimer_;
 
     // libssh owners, in dependency order (destroyed bottom-up): the session,
     // its event, the watcher over its descriptor, the upstream, then the channels.

@@ -417,6 +417,54 @@ TEST_F(GatewayTest, NoTargetListsReachableTargets) {
     EXPECT_TRUE(contains(r.err, "targets you may reach now: box")) << describe(r);
 }
 
+// `ssh -tt alice@gw`: a menu of the targets alice may reach now; typing a
+// wrong entry asks again, a number picks the target and the shell starts.
+TEST_F(GatewayTest, PtyWithoutTargetOffersAMenu) {
+    const auto user = newUser("menu2");
+    const auto c = call(user, user, "");
+    const auto args = gateway_->sshArgs(c);
+    std::string sshCommand = "ssh -tt";
+    for (std::size_t i = 1; i < args.size(); ++i) sshCommand += " '" + args[i] + "'";
+    const std::string shell =
+        "(sleep 2; printf 'nowhere\\r'; sleep 1; printf '1\\r'; sleep 2; "
+        "printf 'echo menu-$((6*7))\\n'; sleep 1; printf 'exit\\n'; sleep 2) | "
+        "TERM=xterm script -qfec \"" +
+        sshCommand + "\" /dev/null";
+    ProcessOptions options;
+    options.env = gateway_->sshEnv(gateway_->askpass(c.code));
+    options.unsetEnv = {"SSH_AUTH_SOCK"};
+    options.newSession = true;
+    const auto r = runProcess({"/bin/sh", "-c", shell}, options);
+    EXPECT_FALSE(r.timedOut) << describe(r);
+    EXPECT_TRUE(contains(r.out, "1) box")) << describe(r);
+    EXPECT_TRUE(contains(r.out, "not in the list: nowhere")) << describe(r);
+    EXPECT_TRUE(contains(r.out, "menu-42")) << describe(r);
+    bool decided = false;
+    for (const auto& rec : gateway_->audit("policy.decision")) {
+        decided = decided || (rec.event.details.value("account", "") == user &&
+                              rec.event.details.value("target", "") == "box");
+    }
+    EXPECT_TRUE(decided);
+}
+
+TEST_F(GatewayTest, MenuQuitEndsWithoutSession) {
+    const auto user = newUser("menu3");
+    const auto c = call(user, user, "");
+    const auto args = gateway_->sshArgs(c);
+    std::string sshCommand = "ssh -tt";
+    for (std::size_t i = 1; i < args.size(); ++i) sshCommand += " '" + args[i] + "'";
+    const std::string shell = "(sleep 2; printf 'q\\r'; sleep 2) | TERM=xterm script -qfec \"" +
+                              sshCommand + "\" /dev/null";
+    ProcessOptions options;
+    options.env = gateway_->sshEnv(gateway_->askpass(c.code));
+    options.unsetEnv = {"SSH_AUTH_SOCK"};
+    options.newSession = true;
+    const auto r = runProcess({"/bin/sh", "-c", shell}, options);
+    EXPECT_FALSE(r.timedOut) << describe(r);
+    EXPECT_TRUE(contains(r.out, "no target chosen")) << describe(r);
+    EXPECT_EQ(gateway_->countSessions(user, "closed"), 0);
+}
+
 TEST_F(GatewayTest, SlowTargetKeepsGatewayMemoryBounded) {
     const auto user = newUser("flow1");
     auto c = call(user, user + ":box", "sleep 3; cat >/dev/null; echo done");
