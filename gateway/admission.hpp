@@ -39,12 +39,18 @@ class Admission : public std::enable_shared_from_this<Admission> {
 
     // An empty ticket when a cap is reached (the caller drops the connection).
     Ticket enter(const std::string& source);
+    // A reloaded configuration: applies to the next connections.
+    void setLimits(int maxTotal, int maxPerSource) {
+        const std::lock_guard lock(mutex_);
+        maxTotal_ = maxTotal;
+        maxPerSource_ = maxPerSource;
+    }
 
   private:
     void leave(const std::string& source);
 
-    const int maxTotal_;
-    const int maxPerSource_;
+    int maxTotal_;  // guarded by mutex_
+    int maxPerSource_;
     std::mutex mutex_;
     int total_ = 0;
     std::map<std::string, int> perSource_;

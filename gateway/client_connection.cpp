@@ -56,7 +56,8 @@ bool sessionBroken(ssh_session s) {
 ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr session,
                                    PeerInfo peer, Admission::Ticket ticket, std::uint64_t id)
     : services_(services),
-      config_(services.config),
+      configHold_(services.currentConfig()),
+      config_(*configHold_),
       log_(services.log),
       strand_(std::move(strand)),
       peer_(std::move(peer)),

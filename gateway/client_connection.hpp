@@ -32,7 +32,9 @@ namespace portcullis::gateway {
 
 // What every connection shares (owned by the Server, outlives all connections).
 struct Services {
-    const Config& config;
+    // The configuration as of now (SIGHUP replaces it); a connection keeps
+    // the one it started with.
+    std::function<std::shared_ptr<const Config>()> currentConfig;
     Logger& log;
     DbPool& db;
     RecordingWriter& recordings;
@@ -142,6 +144,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void finishSessionRow(const std::string& status, const std::string& reason);
 
     Services& services_;
+    std::shared_ptr<const Config> configHold_;
     const Config& config_;
     Logger& log_;
     Strand strand_;

@@ -57,10 +57,15 @@ void DbPool::stop() {
     }
 }
 
+void DbPool::setGuard(const db::GuardConfig& guard) {
+    const std::lock_guard lock(mutex_);
+    guard_ = guard;
+}
+
 void DbPool::run(Worker& worker) {
-    DbContext context{worker.db, worker.audit, key_, guard_};
     while (true) {
         Job job;
+        db::GuardConfig guard;
         {
             std::unique_lock lock(mutex_);
             cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
@@ -69,7 +74,9 @@ void DbPool::run(Worker& worker) {
             if (queue_.empty()) return;
             job = std::move(queue_.front());
             queue_.pop_front();
+            guard = guard_;  // the configuration as of this job (SIGHUP may change it)
         }
+        DbContext context{worker.db, worker.audit, key_, guard};
         try {
             job(context);
         } catch (const std::exception& e) {

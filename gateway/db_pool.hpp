@@ -48,6 +48,8 @@ class DbPool {
     // catch their own store errors and report them.
     bool submit(Job job);
     void stop();
+    // A reloaded lock-out configuration, for the jobs that start from now on.
+    void setGuard(const db::GuardConfig& guard);
 
   private:
     struct Worker;

@@ -2,6 +2,7 @@
 // Structured one-line logs on stderr: "ts=... level=info event=auth.publickey k=v ...".
 // Values with spaces, quotes or control characters are quoted and escaped.
 // Never pass secrets (codes, keys) as fields.
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <mutex>
@@ -28,7 +29,8 @@ struct LogField {
 class Logger {
   public:
     explicit Logger(LogLevel level) : level_(level) {}
-    bool enabled(LogLevel level) const { return level >= level_; }
+    bool enabled(LogLevel level) const { return level >= level_.load(std::memory_order_relaxed); }
+    void setLevel(LogLevel level) { level_.store(level, std::memory_order_relaxed); }
     void log(LogLevel level, std::string_view event, std::initializer_list<LogField> fields);
     void debug(std::string_view e, std::initializer_list<LogField> f = {}) {
         log(LogLevel::debug, e, f);
@@ -44,7 +46,7 @@ class Logger {
     }
 
   private:
-    LogLevel level_;
+    std::atomic<LogLevel> level_;
     std::mutex mutex_;
 };
 

@@ -43,31 +43,35 @@ int main(int argc, char** argv) {
         return 2;
     }
 
-    Config config;
-    if (args.count("config")) {
-        if (auto ok = config.loadFile(args["config"].as<std::string>()); !ok) {
-            std::cerr << "portcullisd: " << ok.error() << "\n";
-            return 2;
+    // The file, then the flags on top; run again on SIGHUP.
+    std::optional<std::string> configFile;
+    if (args.count("config")) configFile = args["config"].as<std::string>();
+    std::optional<std::string> listenFlag;
+    if (args.count("listen")) listenFlag = args["listen"].as<std::string>();
+    std::optional<std::string> levelFlag;
+    if (args.count("log-level")) levelFlag = args["log-level"].as<std::string>();
+    auto loadConfig = [configFile, listenFlag, levelFlag]() -> Result<Config> {
+        Config config;
+        if (configFile) {
+            if (auto ok = config.loadFile(*configFile); !ok) return makeError(ok.error());
         }
-    }
-    if (args.count("listen")) {
-        if (auto ok = config.setListen(args["listen"].as<std::string>()); !ok) {
-            std::cerr << "portcullisd: " << ok.error() << "\n";
-            return 2;
+        if (listenFlag) {
+            if (auto ok = config.setListen(*listenFlag); !ok) return makeError(ok.error());
         }
-    }
-    if (args.count("log-level")) {
-        auto level = parseLogLevel(args["log-level"].as<std::string>());
-        if (!level) {
-            std::cerr << "portcullisd: " << level.error() << "\n";
-            return 2;
+        if (levelFlag) {
+            auto level = parseLogLevel(*levelFlag);
+            if (!level) return makeError(level.error());
+            config.logLevel = *level;
         }
-        config.logLevel = *level;
-    }
-    if (auto ok = config.validate(); !ok) {
-        std::cerr << "portcullisd: " << ok.error() << "\n";
+        if (auto ok = config.validate(); !ok) return makeError(ok.error());
+        return config;
+    };
+    auto loaded = loadConfig();
+    if (!loaded) {
+        std::cerr << "portcullisd: " << loaded.error() << "\n";
         return 2;
     }
+    const Config config = std::move(loaded).value();
     if (args.count("check-config")) {
         std::cout << "configuration ok\n";
         return 0;
@@ -83,7 +87,7 @@ int main(int argc, char** argv) {
     Logger log(config.logLevel);
     int code = 1;
     {
-        Server server(config, db::StateDir::resolve(stateFlag), log);
+        Server server(config, db::StateDir::resolve(stateFlag), log, loadConfig);
         if (auto ok = server.prepare(); !ok) {
             log.error("gateway.start_failed", {{"error", ok.error()}});
             std::cerr << "portcullisd: " << ok.error() << "\n";

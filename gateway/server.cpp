@@ -22,13 +22,16 @@ std::string hostName() {
 
 }  // namespace
 
-Server::Server(Config config, db::StateDir stateDir, Logger& log)
+Server::Server(Config config, db::StateDir stateDir, Logger& log, ConfigLoader reload)
     : config_(std::move(config)),
+      loadConfig_(std::move(reload)),
+      liveConfig_(std::make_shared<const Config>(config_)),
       stateDir_(std::move(stateDir)),
       log_(log),
       acceptStrand_(boost::asio::make_strand(io_)),
       acceptor_(acceptStrand_),
       signals_(io_, SIGTERM, SIGINT),
+      reloadSignal_(io_, SIGHUP),
       shutdownTimer_(io_),
       admission_(std::make_shared<Admission>(config_.maxStartups, config_.maxStartupsPerSource)) {}
 
@@ -62,7 +65,8 @@ Result<void> Server::prepare() {
 
     const std::string gatewayId = hostName() + ":" + std::to_string(config_.listenPort);
     recordings_ = std::make_unique<RecordingWriter>(log_);
-    services_ = std::make_unique<Services>(Services{config_, log_, *db_, *recordings_,
+    services_ = std::make_unique<Services>(Services{[this] { return currentConfig(); }, log_,
+                                                    *db_, *recordings_,
                                                     upstreamKey_.get(), stateDir_.keysDir(),
                                                     stateDir_.root(), gatewayId});
     // Sessions a crash left open are marked aborted and their recordings sealed.
@@ -184,6 +188,7 @@ int Server::run() {
     signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
         if (!ec) beginShutdown(signal);
     });
+    waitForReload();
     accept();
     control_->start();
     log_.info("gateway.listening", {{"address", config_.listenAddress},
@@ -274,6 +279,64 @@ void Server::beginShutdown(int signal) {
     pollShutdown();
 }
 
+std::shared_ptr<const Config> Server::currentConfig() {
+    const std::lock_guard lock(liveConfigMutex_);
+    return liveConfig_;
+}
+
+void Server::waitForReload() {
+    reloadSignal_.async_wait([this](const boost::system::error_code& ec, int) {
+        if (ec || stopping_) return;
+        reload();
+        waitForReload();
+    });
+}
+
+// SIGHUP (systemctl reload): the file is read again. Limits, lock-out,
+// ceilings and the log level apply to new connections at once (live ones keep
+// theirs, as with sshd); what the listening socket or the key exchange were
+// built with needs a restart and is kept. A bad file changes nothing.
+void Server::reload() {
+    auto loaded = loadConfig_ ? loadConfig_() : Result<Config>(makeError("no configuration loader"));
+    if (!loaded) {
+        log_.error("config.reload_failed", {{"error", loaded.error()}});
+        return;
+    }
+    Config next = std::move(loaded).value();
+    std::string kept;
+    auto keep = [&](bool changed, const char* name) {
+        if (changed) kept += (kept.empty() ? "" : ",") + std::string(name);
+    };
+    keep(next.listenAddress != config_.listenAddress || next.listenPort != config_.listenPort,
+         "listen");
+    keep(next.threads != config_.threads, "threads");
+    keep(next.dbWorkers != config_.dbWorkers, "db_workers");
+    keep(next.kex != config_.kex || next.hostKeyAlgorithms != config_.hostKeyAlgorithms ||
+             next.ciphers != config_.ciphers || next.macs != config_.macs,
+         "algorithms");
+    next.listenAddress = config_.listenAddress;
+    next.listenPort = config_.listenPort;
+    next.threads = config_.threads;
+    next.dbWorkers = config_.dbWorkers;
+    next.kex = config_.kex;
+    next.hostKeyAlgorithms = config_.hostKeyAlgorithms;
+    next.ciphers = config_.ciphers;
+    next.macs = config_.macs;
+
+    admission_->setLimits(next.maxStartups, next.maxStartupsPerSource);
+    db_->setGuard(next.guard);
+    log_.setLevel(next.logLevel);
+    {
+        const std::lock_guard lock(liveConfigMutex_);
+        liveConfig_ = std::make_shared<const Config>(next);
+    }
+    log_.info("config.reloaded", {{"needs_restart", kept.empty() ? "none" : kept}});
+    db_->submit([kept](DbContext& ctx) {
+        ctx.audit.record(db::AuditEvent{
+            "gateway.config_reloaded", "portcullisd", "", {{"needs_restart", kept}}});
+    });
+}
+
 void Server::pollShutdown() {
     bool anyLive = false;
     {
@@ -285,6 +348,7 @@ void Server::pollShutdown() {
     if (!anyLive) {
         // Nothing left: io_context::run() returns once the last handlers ran.
         signals_.cancel();
+        reloadSignal_.cancel();
         return;
     }
     const auto now = std::chrono::steady_clock::now();

@@ -7,6 +7,7 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -27,7 +28,9 @@ namespace portcullis::gateway {
 
 class Server {
   public:
-    Server(Config config, db::StateDir stateDir, Logger& log);
+    using ConfigLoader = std::function<Result<Config>()>;
+    // `reload` reads the configuration again on SIGHUP.
+    Server(Config config, db::StateDir stateDir, Logger& log, ConfigLoader reload);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -42,18 +45,25 @@ class Server {
     void accept();
     void onAccept(boost::asio::ip::tcp::socket socket);
     void beginShutdown(int signal);
+    void waitForReload();
+    void reload();
+    std::shared_ptr<const Config> currentConfig();
     void pollShutdown();
     // Control socket requests (any thread).
     nlohmann::json listLive();
     bool killSession(const std::string& id, const std::string& by);
 
-    Config config_;
+    const Config config_;  // as started: listen address, threads, algorithms
+    ConfigLoader loadConfig_;
+    std::mutex liveConfigMutex_;
+    std::shared_ptr<const Config> liveConfig_;  // limits and lock-out, replaced on SIGHUP
     db::StateDir stateDir_;
     Logger& log_;
     boost::asio::io_context io_;
     boost::asio::strand<boost::asio::io_context::executor_type> acceptStrand_;
     boost::asio::ip::tcp::acceptor acceptor_;
     boost::asio::signal_set signals_;
+    boost::asio::signal_set reloadSignal_;
     boost::asio::steady_timer shutdownTimer_;
     std::optional<db::MasterKey> masterKey_;
     std::unique_ptr<DbPool> db_;
