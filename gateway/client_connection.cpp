@@ -202,6 +202,7 @@ void ClientConnection::step() {
                       {{"conn", id_}, {"peer", slot.bridge->violationSide()}});
         }
     }
+    if (session_) noteInput(std::chrono::steady_clock::now());
     std::erase_if(bridges_, [this](Slot& slot) {
         if (!slot.bridge->finished()) return false;
         bytesIn_ += slot.bridge->bytesIn();
@@ -967,12 +968,7 @@ void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
 void ClientConnection::checkLimits() {
     if (phase_ != Phase::open || limitReached_) return;
     const auto now = std::chrono::steady_clock::now();
-    std::uint64_t input = bytesIn_;
-    for (auto& slot : bridges_) input += slot.bridge->bytesIn();
-    if (input != inputSeen_) {
-        inputSeen_ = input;
-        lastInput_ = now;
-    }
+    noteInput(now);
     auto left = std::chrono::ceil<Seconds>(sessionStarted_ + maxSession_ - now);
     if (endsBy_) left = std::min(left, std::chrono::ceil<Seconds>(*endsBy_ - systemNow()));
     if (maxSession_.count() > 0 || endsBy_) {
@@ -995,12 +991,35 @@ void ClientConnection::checkLimits() {
     }
     if (!recheckBusy_ && now - lastRecheck_ >= config_.recheckInterval) recheckAccess();
     publishLive();
-    limitTimer_.expires_after(std::chrono::seconds(1));
+    // Sleep until something is due (a notice, the end, the idle deadline, the
+    // next re-check) instead of ticking: idle sessions cost no CPU.
+    auto next = now + kLivePublishInterval;
+    if (maxSession_.count() > 0 || endsBy_) {
+        auto exact = sessionStarted_ + maxSession_ - now;
+        if (maxSession_.count() == 0) exact = std::chrono::steady_clock::duration::max() / 2;
+        if (endsBy_) exact = std::min<std::chrono::steady_clock::duration>(exact, *endsBy_ - systemNow());
+        const auto endAt = now + exact;
+        for (const auto mark : {endAt - std::chrono::minutes(5), endAt - std::chrono::minutes(1), endAt})
+            if (mark > now) next = std::min(next, mark);
+    }
+    if (idleTimeout_.count() > 0) next = std::min(next, lastInput_ + idleTimeout_);
+    next = std::min(next, lastRecheck_ + config_.recheckInterval);
+    limitTimer_.expires_at(std::max(next, now + std::chrono::milliseconds(20)));
     limitTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->phase_ == Phase::closed) return;
         self->checkLimits();
         self->step();
     });
+}
+
+// Input from the client restarts the idle clock (seen on every step).
+void ClientConnection::noteInput(std::chrono::steady_clock::time_point now) {
+    std::uint64_t input = bytesIn_;
+    for (auto& slot : bridges_) input += slot.bridge->bytesIn();
+    if (input != inputSeen_) {
+        inputSeen_ = input;
+        lastInput_ = now;
+    }
 }
 
 void ClientConnection::endForLimit(const std::string& status, const std::string& reason,

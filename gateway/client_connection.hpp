@@ -128,6 +128,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // operations, a failed recording).
     void auditChannelEvents(ChannelBridge& bridge);
     void checkLimits();
+    void noteInput(std::chrono::steady_clock::time_point now);
     void endForLimit(const std::string& status, const std::string& reason,
                      const std::string& auditType);
     // Ends the live session: every channel gets `notice` and exit 255, the

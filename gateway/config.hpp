@@ -37,6 +37,8 @@ inline constexpr Seconds kDrainTimeout{5};  // SIGTERM: time to say goodbye
 // a revoked or expired grant ends them within one minute).
 inline constexpr Seconds kDefaultRecheckInterval{30};
 inline constexpr Seconds kMaxRecheckInterval{30};
+// How fresh `session list --active` figures (bytes, idle time) are at most.
+inline constexpr Seconds kLivePublishInterval{5};
 
 inline constexpr const char* kDefaultKex = "curve25519-sha256,curve25519-sha256@libssh.org";
 inline constexpr const char* kDefaultHostKeyAlgorithms = "ssh-ed25519";
