@@ -1,7 +1,8 @@
-// portcullis session ...: sessions from the store (list, show) and live ones
-// through portcullisd's control socket (list --active, kill). Playback,
-// export, search, verify and prune need the recordings, which do not exist
-// yet: they say so plainly (exit 1).
+// portcullis session ...: sessions from the store (list, show with the state
+// of each recording) and live ones through portcullisd's control socket
+// (list --active, kill). The commands that read recordings live in
+// session_playback.cpp (play, export), session_search.cpp and
+// session_integrity.cpp (verify, prune); sessionCommands() joins them.
 #include <iostream>
 
 #include "admin_cli/arguments.hpp"
@@ -10,7 +11,10 @@
 #include "admin_cli/control_client.hpp"
 #include "admin_cli/operator_name.hpp"
 #include "admin_cli/output.hpp"
+#include "admin_cli/session_recordings.hpp"
 #include "admin_cli/store.hpp"
+#include "db/grants.hpp"
+#include "db/recordings.hpp"
 #include "db/sessions.hpp"
 
 namespace portcullis::cli {
@@ -147,21 +151,63 @@ int sessionList(Invocation& inv) {
     return kExitOk;
 }
 
+// The grant a session ran under, as far as the store still knows it.
+json grantJson(db::Database& db, const db::SessionRecord& r) {
+    if (!r.grantId) return nullptr;
+    auto grant = db::Grants(db).find(*r.grantId);
+    if (!grant) return {{"id", *r.grantId}, {"exists", false}};
+    return {{"id", *r.grantId}, {"exists", true}, {"reason", grant->reason}};
+}
+
+std::string grantText(const json& grant) {
+    if (grant.is_null()) return "-";
+    std::string text = "#" + std::to_string(grant["id"].get<std::int64_t>());
+    if (!grant["exists"].get<bool>()) return text + " (no longer in the store)";
+    const auto reason = grant["reason"].get<std::string>();
+    return reason.empty() ? text : text + " (reason: " + reason + ")";
+}
+
+json recordingJson(const db::RecordingRow& row, const SealCheck& check) {
+    return {{"channel", row.channel},
+            {"kind", row.kind},
+            {"format", row.format},
+            {"path", row.path},
+            {"started_at", isoTime(row.startedAt)},
+            {"ended_at", isoTimeOrNull(row.endedAt)},
+            {"size", row.size ? json(*row.size) : json()},
+            {"sha256", row.sha256 ? json(*row.sha256) : json()},
+            {"status", stateCode(check.state)},
+            {"status_text", showLabel(check.state)},
+            {"detail", check.detail}};
+}
+
 int sessionShow(Invocation& inv) {
     const std::string& id = inv.arg(0);
     Store store(inv.globals());
-    const auto record = db::Sessions(store.db()).find(id);
-    if (!record) throw Failure("no session " + id);
+    const auto r = requireSession(store.db(), id);
+    const json grant = grantJson(store.db(), r);
+    const auto rows = db::Recordings(store.db()).forSession(r.id);
+    const auto audited = AuditedSeals::load(store.audit(), r.id);
+    std::vector<SealCheck> checks;
+    for (const auto& row : rows) {
+        checks.push_back(checkSeal(store.dir(), row, r.status == "active", audited));
+    }
     if (inv.json()) {
-        printJson(recordJson(*record));
+        json out = recordJson(r);
+        out["grant"] = grant;
+        json recordings = json::array();
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            recordings.push_back(recordingJson(rows[i], checks[i]));
+        }
+        out["recordings"] = recordings;
+        printJson(out);
         return kExitOk;
     }
-    const auto& r = *record;
     printFields(std::cout, {{"ID", r.id},
                             {"Account", r.account},
                             {"Login", r.login},
                             {"Target", r.target},
-                            {"Grant", r.grantId ? std::to_string(*r.grantId) : "-"},
+                            {"Grant", grantText(grant)},
                             {"Source", orDash(r.source)},
                             {"Gateway", orDash(r.gateway)},
                             {"Started", isoTime(r.startedAt)},
@@ -170,6 +216,22 @@ int sessionShow(Invocation& inv) {
                             {"End reason", orDash(r.endReason)},
                             {"Bytes in", bytesText(r.bytesIn)},
                             {"Bytes out", bytesText(r.bytesOut)}});
+    std::cout << "\nRecordings:\n";
+    Table table({"CH", "KIND", "FORMAT", "SIZE", "STATUS", "SHA256", "PATH"});
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& row = rows[i];
+        const auto size = row.size ? std::optional<std::uint64_t>(*row.size) : checks[i].actualSize;
+        table.addRow({std::to_string(row.channel), row.kind, row.format,
+                      size ? std::to_string(*size) : "-", showLabel(checks[i].state),
+                      row.sha256.value_or("-"), printableLine(row.path)});
+    }
+    table.print(std::cout, "none");
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (checks[i].problem() && !checks[i].detail.empty()) {
+            std::cout << "channel " << rows[i].channel << ": " << printableLine(checks[i].detail)
+                      << '\n';
+        }
+    }
     return kExitOk;
 }
 
@@ -186,19 +248,10 @@ int sessionKill(Invocation& inv) {
     return kExitOk;
 }
 
-int sessionNotYet(Invocation& inv) {
-    if (inv.globals().help) {
-        std::cout << "Usage: " << inv.commandLine() << " ...\n\n"
-                  << "Needs session recordings, which are not yet available in this build.\n";
-        return kExitOk;
-    }
-    throw Failure(inv.commandLine() + " needs session recordings (not yet available)");
-}
-
 }  // namespace
 
 std::vector<CommandSpec> sessionCommands() {
-    return {
+    std::vector<CommandSpec> commands = {
         {.path = "session list",
          .usage = "[--active] [--user U] [--target T] [--since ISO8601|DUR] [--limit N]",
          .summary = "sessions from the store (the newest N, default 100); --active: live ones",
@@ -206,7 +259,8 @@ std::vector<CommandSpec> sessionCommands() {
          .options = listOptions},
         {.path = "session show",
          .usage = "ID",
-         .summary = "one session: who, as whom, where, under which grant, how it ended",
+         .summary = "one session: who, where, grant, how it ended; its recordings and their "
+                    "hash status",
          .run = sessionShow,
          .minArgs = 1,
          .maxArgs = 1},
@@ -216,32 +270,12 @@ std::vector<CommandSpec> sessionCommands() {
          .run = sessionKill,
          .minArgs = 1,
          .maxArgs = 1},
-        {.path = "session play",
-         .usage = "ID [--speed X] [--idle-limit DUR]",
-         .summary = "replay a recording (not yet available)",
-         .run = sessionNotYet,
-         .rawArgs = true},
-        {.path = "session export",
-         .usage = "ID [--format cast|text] [-o FILE]",
-         .summary = "export a recording (not yet available)",
-         .run = sessionNotYet,
-         .rawArgs = true},
-        {.path = "session search",
-         .usage = "REGEX [--user U] [--target T] [--since ...]",
-         .summary = "search recordings (not yet available)",
-         .run = sessionNotYet,
-         .rawArgs = true},
-        {.path = "session verify",
-         .usage = "(ID | --all)",
-         .summary = "check recordings against their hashes (not yet available)",
-         .run = sessionNotYet,
-         .rawArgs = true},
-        {.path = "session prune",
-         .usage = "--older-than DUR",
-         .summary = "delete old recordings (not yet available)",
-         .run = sessionNotYet,
-         .rawArgs = true},
     };
+    for (auto family : {sessionPlaybackCommands, sessionSearchCommands, sessionIntegrityCommands}) {
+        auto part = family();
+        commands.insert(commands.end(), part.begin(), part.end());
+    }
+    return commands;
 }
 
 }  // namespace portcullis::cli

@@ -285,11 +285,11 @@ TEST_F(CliTest, GlobalFlagsAnywhereAndFromEnvironment) {
     EXPECT_EQ(json::parse(r.out)[0]["name"], "alice");
 }
 
-TEST_F(CliTest, RecordingCommandsSayTheyAreNotAvailableYet) {
+TEST_F(CliTest, RecordingCommandsSayWhenThereIsNoSuchSession) {
     init();
     const auto r = cli({"session", "play", "0123"});
     EXPECT_EQ(r.exitCode, 1);
-    EXPECT_THAT(r.err, HasSubstr("not yet available"));
+    EXPECT_THAT(r.err, HasSubstr("no session 0123"));
 }
 
 // ---- users ------------------------------------------------------------------

@@ -1,0 +1,135 @@
+#pragma once
+// The recording files of sessions as the review commands (show, play, export,
+// search, verify, prune) see them: where a row's file is (never outside the
+// state directory), whether it still matches the size and SHA-256 sealed in
+// the store, which recording a command works on, and how recorded text is made
+// safe to print on a reviewer's terminal.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "admin_cli/command.hpp"
+#include "common/result.hpp"
+#include "db/audit.hpp"
+#include "db/recordings.hpp"
+#include "db/sessions.hpp"
+#include "db/state_dir.hpp"
+
+namespace portcullis::cli {
+
+// The session command families beyond list/show/kill, joined by sessionCommands().
+std::vector<CommandSpec> sessionPlaybackCommands();   // play, export
+std::vector<CommandSpec> sessionSearchCommands();     // search
+std::vector<CommandSpec> sessionIntegrityCommands();  // verify, prune
+
+// The file of a recording row. The stored path must be relative, under
+// recordings/, without "." or ".." parts: a row edited to point elsewhere
+// ("../master.key", "/etc/shadow") is refused, never read or deleted.
+Result<std::filesystem::path> recordingFile(const db::StateDir& dir, const db::RecordingRow& row);
+
+// A recording against its seal (SPEC §6).
+enum class SealState {
+    intact,          // size and SHA-256 as sealed
+    modified,        // same size or larger, other hash
+    truncated,       // smaller than sealed
+    missing,         // no file
+    activeUnsealed,  // not sealed yet: the session is still running
+    unsealed,        // not sealed although the session ended (a crash the gateway has not sealed)
+    unsafePath,      // the stored path leaves the recordings directory
+    unreadable,      // exists but cannot be read (permissions, not a regular file)
+    notRecorded,     // sealed empty and no file: nothing passed, or recording failed (audited)
+    auditMismatch,   // the store's seal differs from the one in the audit chain
+};
+
+struct SealCheck {
+    SealState state = SealState::missing;
+    std::optional<std::uint64_t> actualSize;
+    std::string actualSha256;
+    std::string detail;  // one line for a person: what differs, or why it could not be read
+    // Everything but intact, a running session's open file and an empty channel.
+    bool problem() const {
+        return state != SealState::intact && state != SealState::activeUnsealed &&
+               state != SealState::notRecorded;
+    }
+};
+
+// The seals portcullisd also wrote to the audit chain (session.recording
+// events), so that a file edited together with its row in the store is still
+// caught: the chain itself is checked by `audit verify`.
+class AuditedSeals {
+  public:
+    struct Seal {
+        std::int64_t eventId = 0;
+        std::string sha256;
+    };
+    // All of them, or only those of one session.
+    static AuditedSeals load(db::AuditLog& audit, const std::optional<std::string>& sessionId);
+    const Seal* find(const std::string& sessionId, int channel) const;
+
+  private:
+    std::map<std::pair<std::string, int>, Seal> seals_;
+};
+
+// Recomputes the file's size and SHA-256 (streamed) and compares them with the
+// seal in the store, and that seal with the audited one when there is one.
+SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool sessionActive,
+                    const AuditedSeals& audited);
+// As `session show` prints it: "intact", "MODIFIED", "TRUNCATED", "missing", ...
+std::string showLabel(SealState state);
+// As `session verify` prints it: "ok", "modified", "truncated", "missing file", ...
+std::string verifyLabel(SealState state);
+// The --json value: "intact", "modified", "truncated", "missing", "active", "unsealed", ...
+std::string stateCode(SealState state);
+
+// The session, or a Failure that says how to find one.
+db::SessionRecord requireSession(db::Database& db, const std::string& id);
+// --channel N: that recording; without it the lowest channel (with a note on
+// stderr when the session has more). A Failure when there is none.
+db::RecordingRow chooseRecording(const db::SessionRecord& session,
+                                 const std::vector<db::RecordingRow>& recordings,
+                                 std::optional<int> channel);
+// The file of a recording that is about to be read: a safe path to a regular
+// file (not a link, FIFO or device), or a Failure saying what is wrong.
+std::filesystem::path requireRecordingFile(const db::StateDir& dir, const db::RecordingRow& row);
+// --channel's value: a positive number.
+std::optional<int> channelOption(const Invocation& inv);
+
+// The header line of a recording (either format) without reading its events.
+Result<nlohmann::json> readRecordingHeader(const std::filesystem::path& file);
+
+// Recorded text made harmless for a terminal: control characters (C0, DEL and
+// C1, which a hostile target could have printed) become '?', TAB stays, and
+// long lines are cut at maxBytes (on a UTF-8 boundary) with "...".
+std::string printableLine(std::string_view line, std::size_t maxBytes = 4096);
+
+bool isTerminal(int fd);
+
+// "searched 120/3000 sessions" on stderr, rewritten in place at most ten times
+// a second, when stderr is a terminal; nothing otherwise.
+class Progress {
+  public:
+    Progress(std::string verb, std::string noun, std::size_t total);
+    ~Progress() { clear(); }
+    Progress(const Progress&) = delete;
+    Progress& operator=(const Progress&) = delete;
+    void update(std::size_t done);
+    // Removes the line (before printing anything else on the terminal).
+    void clear();
+
+  private:
+    bool enabled_;
+    bool shown_ = false;
+    std::string verb_;
+    std::string noun_;
+    std::size_t total_;
+    std::chrono::steady_clock::time_point next_{};
+};
+
+}  // namespace portcullis::cli
