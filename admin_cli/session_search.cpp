@@ -40,6 +40,8 @@ using recording::RecordingEvent;
 constexpr std::int64_t kDefaultLimit = 1000;
 constexpr std::int64_t kMaxContext = 100;
 constexpr unsigned kMaxThreads = 8;
+// Lines are matched whole but kept (shown, in JSON) up to this many bytes.
+constexpr std::size_t kMaxKeptLine = 4096;
 // Recordings searched ahead of the one being printed (bounds the memory held).
 constexpr std::size_t kWindowPerThread = 4;
 
@@ -123,7 +125,18 @@ class LineScanner {
     bool waiting() const { return !waiting_.empty(); }
 
   private:
+    // A long line (binary output, a wrapped 64k-column one) cut on a UTF-8 boundary.
+    static void cut(std::string& text) {
+        if (text.size() <= kMaxKeptLine) return;
+        std::size_t end = kMaxKeptLine;
+        while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+        text.resize(end);
+        text += "...";
+    }
+
     void line(std::string text, std::int64_t elapsedUs) {
+        const bool matched = !budget_.full() && regex_.matches(text);
+        cut(text);
         for (std::size_t i = 0; i < waiting_.size();) {
             auto& after = out_[waiting_[i]].after;
             after.push_back(text);
@@ -133,7 +146,7 @@ class LineScanner {
                 ++i;
             }
         }
-        if (!budget_.full() && regex_.matches(text)) {
+        if (matched) {
             ++budget_.found;
             out_.push_back(
                 {channel_, elapsedUs, stream_, text, {recent_.begin(), recent_.end()}, {}});
