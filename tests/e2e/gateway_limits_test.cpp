@@ -188,6 +188,12 @@ TEST_F(GatewayTargetTest, SigtermTellsLiveSessionsAndExitsZero) {
     EXPECT_FALSE(contains(r.out, "late")) << describe(r);
     EXPECT_TRUE(contains(r.err, "shutting down")) << describe(r);
     EXPECT_EQ(gw_->countSessions("dave", "closed"), 1);
+    // The recording was sealed before the daemon exited (SPEC §10).
+    auto st = gw_->db().prepare(
+        "SELECT count(*) FROM recordings r JOIN sessions s ON s.id = r.session_id "
+        "WHERE s.account = 'dave' AND r.sha256 IS NOT NULL AND r.sha256 != ''");
+    st.step();
+    EXPECT_EQ(st.int64(0), 1);
 }
 
 // A client that sends far beyond the window it was granted is disconnected
