@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -13,7 +14,8 @@ namespace portcullis::gateway {
 
 class RecordingWriter::File {
   public:
-    explicit File(std::filesystem::path path) : path_(std::move(path)) {}
+    File(std::filesystem::path path, std::size_t lane) : lane(lane), path_(std::move(path)) {}
+    const std::size_t lane;  // the writer lane all its jobs go to
     ~File() {
         if (fd_ >= 0) ::close(fd_);
     }
@@ -67,7 +69,13 @@ class RecordingWriter::File {
     recording::Sha256Stream hash_;
 };
 
-RecordingWriter::RecordingWriter(Logger& log) : log_(log), thread_([this] { run(); }) {}
+RecordingWriter::RecordingWriter(Logger& log, int lanes) : log_(log) {
+    for (int i = 0; i < std::max(lanes, 1); ++i) lanes_.push_back(std::make_unique<Lane>());
+    for (auto& lane : lanes_) {
+        Lane& l = *lane;
+        l.thread = std::thread([this, &l] { run(l); });
+    }
+}
 
 RecordingWriter::~RecordingWriter() {
     stop();
@@ -75,51 +83,52 @@ RecordingWriter::~RecordingWriter() {
 
 RecordingWriter::FilePtr RecordingWriter::create(std::filesystem::path path, std::string header,
                                                  Done done) {
-    auto file = std::make_shared<File>(std::move(path));
-    {
-        const std::lock_guard lock(mutex_);
-        queue_.push_back(Job{Job::Kind::create, file, std::move(header), std::move(done), {}});
-    }
-    cv_.notify_one();
+    auto file = std::make_shared<File>(std::move(path), nextLane_++ % lanes_.size());
+    push(Job{Job::Kind::create, file, std::move(header), std::move(done), {}});
     return file;
 }
 
 void RecordingWriter::append(const FilePtr& file, std::string bytes, Done done) {
-    {
-        const std::lock_guard lock(mutex_);
-        queue_.push_back(Job{Job::Kind::append, file, std::move(bytes), std::move(done), {}});
-    }
-    cv_.notify_one();
+    push(Job{Job::Kind::append, file, std::move(bytes), std::move(done), {}});
 }
 
 void RecordingWriter::close(const FilePtr& file, Sealed done) {
+    push(Job{Job::Kind::close, file, {}, {}, std::move(done)});
+}
+
+void RecordingWriter::push(Job job) {
+    Lane& lane = *lanes_[job.file->lane];
     {
-        const std::lock_guard lock(mutex_);
-        queue_.push_back(Job{Job::Kind::close, file, {}, {}, std::move(done)});
+        const std::lock_guard lock(lane.mutex);
+        lane.queue.push_back(std::move(job));
     }
-    cv_.notify_one();
+    lane.cv.notify_one();
 }
 
 void RecordingWriter::stop() {
-    {
-        const std::lock_guard lock(mutex_);
-        stopping_ = true;
+    for (auto& lane : lanes_) {
+        {
+            const std::lock_guard lock(lane->mutex);
+            lane->stopping = true;
+        }
+        lane->cv.notify_all();
     }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
+    for (auto& lane : lanes_) {
+        if (lane->thread.joinable()) lane->thread.join();
+    }
 }
 
-void RecordingWriter::run() {
+void RecordingWriter::run(Lane& lane) {
     while (true) {
         Job job;
         {
-            std::unique_lock lock(mutex_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            std::unique_lock lock(lane.mutex);
+            lane.cv.wait(lock, [&] { return lane.stopping || !lane.queue.empty(); });
             // What is queued is written even when stopping: those are the
             // last bytes and the seals of sessions being closed.
-            if (queue_.empty()) return;
-            job = std::move(queue_.front());
-            queue_.pop_front();
+            if (lane.queue.empty()) return;
+            job = std::move(lane.queue.front());
+            lane.queue.pop_front();
         }
         try {
             execute(job);

@@ -1,15 +1,18 @@
 #pragma once
-// RecordingWriter: the one thread that writes recording files, so that no
-// event thread ever waits for the disk (SPEC §6). Jobs run in the order they
-// were queued; each write goes to the file at once (one write(2) per event,
-// no user-space buffering), so a crash loses at most the event being written.
-// Every job reports back through its callback, on the writer thread: the
-// caller posts to its own strand from there.
+// RecordingWriter: the threads that write recording files, so that no event
+// thread ever waits for the disk (SPEC §6). Each file is pinned to one of a
+// few lanes (one thread and queue each): a file's jobs run in the order they
+// were queued, and one file's slow write(2) or fsync holds up only the files
+// that share its lane. Each write goes to the file at once (one write(2) per
+// event, no user-space buffering), so a crash loses at most the event being
+// written. Every job reports back through its callback, on the writer thread:
+// the caller posts to its own strand from there.
 //
 // The queue is bounded by what the sessions hold: a channel forwards bytes
 // only after their write was confirmed, and its buffers are bounded, so a
 // slow disk makes the sessions wait (SSH flow control) instead of growing
 // this queue or dropping data.
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -20,6 +23,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.hpp"
 #include "gateway/log.hpp"
@@ -41,7 +45,9 @@ class RecordingWriter {
     using Done = std::function<void(Result<bool>)>;  // true, or why it failed
     using Sealed = std::function<void(Result<SealedFile>)>;
 
-    explicit RecordingWriter(Logger& log);
+    static constexpr int kDefaultLanes = 4;
+
+    explicit RecordingWriter(Logger& log, int lanes = kDefaultLanes);
     ~RecordingWriter();  // writes what is queued, then stops
     RecordingWriter(const RecordingWriter&) = delete;
     RecordingWriter& operator=(const RecordingWriter&) = delete;
@@ -52,7 +58,7 @@ class RecordingWriter {
     void append(const FilePtr& file, std::string bytes, Done done);
     // fsync, close, and the file's size and SHA-256 (of what was written).
     void close(const FilePtr& file, Sealed done);
-    // Finishes the queue and joins the thread (idempotent).
+    // Finishes the queues and joins the threads (idempotent).
     void stop();
 
   private:
@@ -63,15 +69,20 @@ class RecordingWriter {
         Done done;
         Sealed sealed;
     };
-    void run();
+    struct Lane {
+        std::mutex mutex;
+        std::condition_variable cv;
+        std::deque<Job> queue;
+        bool stopping = false;
+        std::thread thread;
+    };
+    void push(Job job);
+    void run(Lane& lane);
     void execute(Job& job);
 
     Logger& log_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<Job> queue_;
-    bool stopping_ = false;
-    std::thread thread_;
+    std::vector<std::unique_ptr<Lane>> lanes_;
+    std::atomic<std::size_t> nextLane_{0};
 };
 
 }  // namespace portcullis::gateway
