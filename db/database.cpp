@@ -1,7 +1,11 @@
 #include "db/database.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <string>
 #include <system_error>
 
@@ -13,6 +17,18 @@ namespace {
 
 std::string sqliteMessage(sqlite3* db, int rc) {
     return db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+}
+
+// An empty file is an empty SQLite database. Another process that created it
+// first (EEXIST) is fine: it is then that process's new store.
+Result<void> createEmptyFile(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == EEXIST) return {};
+        return makeError("cannot create database " + file.string() + ": " + std::strerror(errno));
+    }
+    ::close(fd);
+    return {};
 }
 
 }  // namespace
@@ -60,14 +76,15 @@ Result<Database> Database::open(const StateDir& dir, const OpenOptions& options)
     const auto file = dir.database();
     std::error_code ec;
     const bool existed = std::filesystem::exists(file, ec);
-    auto db = openFile(file, options);
-    if (!db) return db;
-    if (!existed) {
-        // New store: the database file takes the directory's owner and a mode
-        // without world bits; SQLite copies both onto the -wal and -shm files.
+    if (!existed && options.create) {
+        // New store: the (empty) database file is made 0600 with the directory's
+        // owner before SQLite opens it, because SQLite gives the -wal and -shm
+        // files it creates the database file's mode and owner; made by SQLite,
+        // the file would be 0644 & ~umask while the first writes reach the -wal.
+        if (auto r = createEmptyFile(file); !r) return makeError(r.error());
         if (auto r = dir.adopt(file, 0600); !r) return makeError(r.error());
     }
-    return db;
+    return openFile(file, options);
 }
 
 Statement Database::prepare(std::string_view sql) {

@@ -45,6 +45,21 @@ TEST_F(DatabaseTest, NewStoreIsWalAtCurrentVersionWithoutWorldAccess) {
     EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+TEST_F(DatabaseTest, NewStoreJournalsHaveNoGroupOrWorldAccessWhileOpen) {
+    // SQLite gives -wal and -shm the database file's mode: the file must be 0600
+    // before SQLite first writes, whatever the umask.
+    const mode_t saved = ::umask(022);
+    auto db = openNew();
+    ::umask(saved);
+    addGroup(db, "wal-writer");  // the -wal holds this until a checkpoint
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const std::string file = dir_.database().string() + suffix;
+        struct stat st {};
+        ASSERT_EQ(::stat(file.c_str(), &st), 0) << file;
+        EXPECT_EQ(st.st_mode & 0777, 0600u) << file;
+    }
+}
+
 TEST_F(DatabaseTest, OpeningWithoutCreateRefusesAMissingStore) {
     auto db = Database::open(dir_);
     ASSERT_FALSE(db);
