@@ -6,7 +6,8 @@ waits for READY, then sends one byte at a time and waits for that byte to come
 back (cat on the remote pty echoes it), SAMPLES times. Prints one JSON object:
 {"samples": n, "p50_ms": .., "p90_ms": .., "p99_ms": .., "max_ms": .., "mean_ms": ..}.
 
-Usage: echo_latency.py [--samples N] [--gap-ms MS] [--timeout S] -- ssh ARGS...
+Usage: echo_latency.py [--samples N] [--gap-ms MS] [--timeout S] [--duration S] [--raw]
+       -- ssh ARGS...
 (the ssh command line without the remote command; this script appends -tt and
 the command). Environment (SSH_ASKPASS, ...) is passed through unchanged.
 """
@@ -49,7 +50,9 @@ def read_until(fd, needle, deadline, buf=b""):
     return buf
 
 
-def measure(ssh_argv, samples, gap_ms, timeout, env=None):
+def measure(ssh_argv, samples, gap_ms, timeout, env=None, duration=None, keep_raw=False):
+    """SAMPLES keystrokes (or fewer: stops once DURATION seconds of sampling have passed);
+    KEEP_RAW adds every sample (ms) as "raw_ms"."""
     argv = [ssh_argv[0], "-tt"] + ssh_argv[1:] + [REMOTE]
     pid, fd = pty.fork()
     if pid == 0:
@@ -69,7 +72,10 @@ def measure(ssh_argv, samples, gap_ms, timeout, env=None):
             if not os.read(fd, 4096):
                 break
         deadline_all = time.monotonic() + timeout + samples * (0.5 + gap_ms / 1000.0)
+        stop_at = time.monotonic() + duration if duration else None
         for i in range(samples):
+            if stop_at is not None and time.monotonic() >= stop_at:
+                break
             b = bytes([ord("a") + i % 26])
             t0 = time.perf_counter()
             os.write(fd, b)
@@ -102,7 +108,7 @@ def measure(ssh_argv, samples, gap_ms, timeout, env=None):
                 pass
         os.close(fd)
     s = sorted(lat)
-    return {
+    out = {
         "samples": len(s),
         "p50_ms": percentile(s, 50),
         "p90_ms": percentile(s, 90),
@@ -110,6 +116,9 @@ def measure(ssh_argv, samples, gap_ms, timeout, env=None):
         "max_ms": s[-1],
         "mean_ms": sum(s) / len(s),
     }
+    if keep_raw:
+        out["raw_ms"] = lat
+    return out
 
 
 def main():
@@ -117,12 +126,15 @@ def main():
     ap.add_argument("--samples", type=int, default=500)
     ap.add_argument("--gap-ms", type=float, default=5.0)
     ap.add_argument("--timeout", type=float, default=30.0)
+    ap.add_argument("--duration", type=float, help="stop sampling after this many seconds")
+    ap.add_argument("--raw", action="store_true", help="add every sample as raw_ms")
     ap.add_argument("ssh", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     ssh = a.ssh[1:] if a.ssh and a.ssh[0] == "--" else a.ssh
     if not ssh:
         ap.error("give the ssh command after --")
-    print(json.dumps(measure(ssh, a.samples, a.gap_ms, a.timeout)))
+    print(json.dumps(measure(ssh, a.samples, a.gap_ms, a.timeout, duration=a.duration,
+                             keep_raw=a.raw)))
 
 
 if __name__ == "__main__":

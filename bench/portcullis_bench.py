@@ -268,38 +268,53 @@ class Bench:
         return [name, secret, -1]
 
     def setup(self):
+        self.setup_base()
+        self.tport, target_hostkey = self.start_sshd("target",
+                                                     [self.client_pub, self.upstream_pub])
+        self.jport, _ = self.start_sshd("jump", [self.client_pub])
+        self.setup_store(target_hostkey, self.a.accounts)
+        self.start_gateway()
+        self.write_client_config()
+
+    def setup_base(self):
+        """Temp dir, client key, `portcullis init` (state dir with the gateway's keys)."""
         self.tmp = tempfile.mkdtemp(prefix="portcullis-bench.")
         os.chmod(self.tmp, 0o755)
         os.makedirs("/run/sshd", exist_ok=True)
         log("temp dir %s" % self.tmp)
         self.client_key = os.path.join(self.tmp, "client_key")
-        client_pub = self.keygen(self.client_key)
+        self.client_pub = self.keygen(self.client_key)
         self.state = os.path.join(self.tmp, "state")
         self.cli("init")
         with open(os.path.join(self.state, "keys", "upstream_ed25519.pub")) as f:
-            upstream_pub = f.read().strip()
-        self.tport, target_hostkey = self.start_sshd("target", [client_pub, upstream_pub])
-        self.jport, _ = self.start_sshd("jump", [client_pub])
+            self.upstream_pub = f.read().strip()
+
+    def setup_store(self, target_hostkey, n):
+        """Target `box` (the sshd on self.tport), group @bench granted on it, N accounts."""
         self.cli("target", "add", "box", "--host", "127.0.0.1", "--port", str(self.tport),
                  "--login", "root", "--host-key", target_hostkey)
         self.cli("group", "add", "bench")
         self.cli("grant", "@bench", "box", "--allow", "shell,exec", "--max-session", "8h",
                  "--idle-timeout", "8h", "--reason", "benchmark")
-        n = self.a.accounts
         log("creating %d accounts (key + TOTP) ..." % n)
         t0 = time.monotonic()
         with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
             self.accounts = list(ex.map(self.make_account, range(1, n + 1)))
         log("accounts ready in %.1f s" % (time.monotonic() - t0))
-        # The gateway with its defaults (pre-auth caps included), info logging.
+
+    def start_gateway(self, extra_ini=""):
+        """portcullisd with its defaults (pre-auth caps included) and the chosen log level."""
         self.gport = free_port()
         ini = os.path.join(self.tmp, "portcullisd.ini")
         with open(ini, "w") as f:
-            f.write("[server]\nlog_level = %s\n" % self.a.gateway_log_level)
+            f.write("[server]\nlog_level = %s\n" % self.a.gateway_log_level + extra_ini)
         self.gw_argv = [self.a.portcullisd, "--state-dir", self.state, "--listen",
                         "127.0.0.1:%d" % self.gport, "--config", ini]
         self.gw = self.start_daemon("portcullisd", self.gw_argv, self.gport,
                                     os.path.join(self.tmp, "portcullisd.log"))
+
+    def write_client_config(self):
+        """askpass script (answers $BENCH_CODE) and an ssh_config with one Host per mode."""
         self.askpass = os.path.join(self.tmp, "askpass")
         with open(self.askpass, "w") as f:
             f.write("#!/bin/sh\nprintf '%s\\n' \"$BENCH_CODE\"\n")
@@ -311,17 +326,17 @@ class Bench:
                   "  LogLevel ERROR", "  ConnectTimeout 20", "  ControlMaster no",
                   "  ControlPath none", "  ForwardAgent no", "  ForwardX11 no"] + [
                       "  " + o.replace("=", " ", 1) for o in self.a.ssh_option]
+        lines = ["Host direct", "  Port %d" % self.tport, "  User root", "  BatchMode yes"] + common
+        if getattr(self, "jport", None):
+            lines += (["Host jump", "  Port %d" % self.jport, "  User root", "  BatchMode yes"] +
+                      common +
+                      ["Host viajump", "  Port %d" % self.tport, "  User root", "  BatchMode yes",
+                       "  ProxyJump jump"] + common)
+        lines += ["Host gw", "  Port %d" % self.gport, "  BatchMode no",
+                  "  PreferredAuthentications publickey,keyboard-interactive",
+                  "  NumberOfPasswordPrompts 1"] + common
         with open(self.sshcfg, "w") as f:
-            f.write("\n".join(
-                ["Host direct", "  Port %d" % self.tport, "  User root", "  BatchMode yes"] +
-                common +
-                ["Host jump", "  Port %d" % self.jport, "  User root", "  BatchMode yes"] +
-                common +
-                ["Host viajump", "  Port %d" % self.tport, "  User root", "  BatchMode yes",
-                 "  ProxyJump jump"] + common +
-                ["Host gw", "  Port %d" % self.gport, "  BatchMode no",
-                 "  PreferredAuthentications publickey,keyboard-interactive",
-                 "  NumberOfPasswordPrompts 1"] + common) + "\n")
+            f.write("\n".join(lines) + "\n")
 
     # ---------- ssh invocations -------------------------------------------
     def acquire(self):

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "db/recordings.hpp"
+#include "db/sessions.hpp"
 #include "recording/recording_reader.hpp"
 #include "tests/e2e/support/single_target_test.hpp"
 
@@ -248,6 +249,22 @@ TEST_F(RecordingTest, AbortedSessionIsSealedAtNextStart) {
     EXPECT_TRUE(contains(readEvents(gw_->stateDir().root() / rows[0].path).output, "begun"));
     const auto verified = cli({"session", "verify", id});
     EXPECT_EQ(verified.exitCode, 0) << describe(verified);
+    // The store survived the kill: SQLite's own check, the session's end, the audit chain.
+    auto integrity = gw_->db().prepare("PRAGMA integrity_check");
+    ASSERT_TRUE(integrity.step());
+    EXPECT_EQ(integrity.text(0), "ok");
+    const auto session = db::Sessions(gw_->db()).find(id);
+    ASSERT_TRUE(session.has_value());
+    EXPECT_EQ(session->status, "aborted");
+    EXPECT_TRUE(session->endedAt.has_value());
+    const auto audit = cli({"audit", "verify"});
+    EXPECT_EQ(audit.exitCode, 0) << describe(audit);
+    // And it serves again (a recovery code: this step's code was used before the kill).
+    auto next = call("echo after-restart");
+    next.code = gw_->recoveryCodes(kUser).front();
+    const auto again = gw_->ssh(next);
+    EXPECT_EQ(again.exitCode, 0) << describe(again);
+    EXPECT_EQ(again.out, "after-restart\n");
 }
 
 TEST_F(RecordingTest, FullDiskRefusesTheSessionBeforeAnythingRuns) {

@@ -69,7 +69,7 @@ void GatewayFixture::start(const std::string& config) {
         argv.push_back("--config");
         argv.push_back((dir_.path() / "portcullisd.ini").string());
     }
-    process_.start(argv, dir_.path() / "portcullisd.log");
+    process_.start(argv, dir_.path() / "portcullisd.log", extraEnv_);
     require(waitForPort(port_, std::chrono::seconds(10)), "portcullisd did not start: " + log());
 #else
     (void)config;

@@ -41,6 +41,9 @@ class GatewayFixture {
 
     // Starts portcullisd (config: INI text, optional) and waits for its port.
     void start(const std::string& config = "");
+    // "NAME=VALUE" entries added to portcullisd's environment from the next start()
+    // on (e.g. LD_PRELOAD of libfaketime).
+    void setEnvironment(std::vector<std::string> extraEnv) { extraEnv_ = std::move(extraEnv); }
     // SIGTERM (or another signal); returns the exit code (-1: killed/signalled).
     int stop(int signal, std::chrono::milliseconds timeout);
     pid_t pid() const { return process_.pid(); }
@@ -86,6 +89,7 @@ class GatewayFixture {
     std::map<std::string, std::vector<std::string>> recovery_;
     int port_ = 0;
     int askpassCount_ = 0;
+    std::vector<std::string> extraEnv_;
     BackgroundProcess process_;
 };
 
