@@ -206,7 +206,9 @@ TEST_F(FaultsTest, GatewayKilledMidTransferRestartsWithStoreAndRecordingIntact) 
                   gw_->code(kUser));
     c.timeout = 15s;
     std::thread killer([&] {
-        std::this_thread::sleep_for(1500ms);
+        // 1 s into the transfer, however long the login took.
+        waitFor([&] { return gw_->countSessions(kUser, "active") == 1; }, 10s);
+        std::this_thread::sleep_for(1000ms);
         gw_->stop(SIGKILL, 5s);
     });
     const auto r = gw_->ssh(c);
