@@ -1,5 +1,7 @@
 #include "gateway/server.hpp"
 
+#include "gateway/startup_checks.hpp"
+
 #include <unistd.h>
 
 #include <boost/asio/strand.hpp>
@@ -47,6 +49,15 @@ Result<void> Server::prepare() {
                          " (run `portcullis init`)");
     }
     if (auto ok = stateDir_.checkPermissions(); !ok) return ok;
+    // Posture (deployment on a hardened host): refuse keys or store others can
+    // read; say so when running as root or on a shared file system.
+    const auto findings = checkStartupPosture(stateDir_);
+    for (const auto& f : findings) {
+        if (f.level == StartupFinding::Level::warn) log_.warn("startup.posture", {{"warning", f.message}});
+    }
+    for (const auto& f : findings) {
+        if (f.level == StartupFinding::Level::refuse) return makeError(f.message);
+    }
     auto key = db::MasterKey::load(stateDir_);
     if (!key) return makeError(key.error());
     masterKey_.emplace(std::move(key).value());
