@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace portcullis::gateway {
@@ -39,6 +40,14 @@ class Admission : public std::enable_shared_from_this<Admission> {
 
     // An empty ticket when a cap is reached (the caller drops the connection).
     Ticket enter(const std::string& source);
+    // When the cap over all sources is what refused `source`: the source
+    // holding the most slots, if it holds more than `source` would with this
+    // connection. Its oldest stalled connection makes room (a flood from many
+    // addresses cannot lock out everybody else).
+    std::optional<std::string> busiestSourceAbove(const std::string& source);
+    // Admits `source` beyond the overall cap, while a slot is being freed for it.
+    Ticket enterInPlaceOf(const std::string& source);
+
     // A reloaded configuration: applies to the next connections.
     void setLimits(int maxTotal, int maxPerSource) {
         const std::lock_guard lock(mutex_);

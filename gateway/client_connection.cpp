@@ -116,6 +116,7 @@ void ClientConnection::shutdown(const std::string& reason) {
 }
 
 void ClientConnection::abort(const std::string& reason) {
+    ending_ = true;
     post([self = shared_from_this(), reason] { self->teardown(reason); });
 }
 
@@ -511,6 +512,7 @@ void ClientConnection::authFailed(MessagePtr msg, std::chrono::steady_clock::tim
 void ClientConnection::authenticated(MessagePtr msg) {
     ssh_message_auth_reply_success(msg.get(), 0);
     phase_ = Phase::open;
+    authenticated_ = true;
     graceTimer_.cancel();
     ticket_.release();
     log_.info("auth.success", {{"conn", id_}, {"account", auditName()}, {"source", peer_.address}});

@@ -74,6 +74,10 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void abort(const std::string& reason);
     // Safe from any thread.
     bool closed() const { return closed_.load(); }
+    // Still before authentication (holding a pre-auth slot); any thread.
+    bool preAuth() const { return !authenticated_.load() && !ending_.load() && !closed_.load(); }
+    const std::string& sourceAddress() const { return peer_.address; }
+    std::uint64_t id() const { return id_; }
     // The live session this connection relays, as of its last second (any thread).
     std::optional<LiveSession> liveSession() const;
     // An administrator's `session kill`: ends the session `sessionId` if this
@@ -154,6 +158,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::uint64_t id_;
     Phase phase_ = Phase::handshake;
     std::atomic<bool> closed_{false};
+    std::atomic<bool> authenticated_{false};
+    std::atomic<bool> ending_{false};  // abort() was called
     std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
 
     // Authentication state.

@@ -238,6 +238,7 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     if (ec) return;
     PeerInfo peer{remote.address().to_string(), remote.port()};
     auto ticket = admission_->enter(peer.address);
+    if (!ticket) ticket = makeRoomFor(peer.address);
     if (!ticket) {
         log_.warn("connection.refused",
                   {{"source", peer.address}, {"reason", "too many unauthenticated connections"}});
@@ -268,6 +269,30 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
         connections_.push_back(connection);
     }
     connection->start();
+}
+
+// All pre-auth slots are taken but not by this source: the oldest stalled
+// connection of the source holding the most slots is ended to make room.
+Admission::Ticket Server::makeRoomFor(const std::string& source) {
+    const auto busiest = admission_->busiestSourceAbove(source);
+    if (!busiest) return {};
+    std::shared_ptr<ClientConnection> victim;
+    {
+        const std::lock_guard lock(connectionsMutex_);
+        for (auto& w : connections_) {
+            auto c = w.lock();
+            if (c && c->preAuth() && c->sourceAddress() == *busiest &&
+                (!victim || c->id() < victim->id()))
+                victim = std::move(c);
+        }
+    }
+    if (!victim) return {};
+    log_.info("connection.evicted", {{"conn", victim->id()},
+                                     {"source", *busiest},
+                                     {"for", source},
+                                     {"reason", "pre-auth slots full"}});
+    victim->abort("pre-auth slot given to another source");
+    return admission_->enterInPlaceOf(source);
 }
 
 void Server::beginShutdown(int signal) {

@@ -44,6 +44,7 @@ class Server {
     Result<void> setupBind();
     void accept();
     void onAccept(boost::asio::ip::tcp::socket socket);
+    Admission::Ticket makeRoomFor(const std::string& source);
     void beginShutdown(int signal);
     void waitForReload();
     void reload();

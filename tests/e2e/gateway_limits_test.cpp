@@ -37,8 +37,20 @@ using portcullis::test::writeFile;
 // A raw TCP connection to the gateway.
 struct RawConnection {
     int fd = -1;
-    explicit RawConnection(int port) {
+    // `source`: the local address to connect from (any 127.0.0.0/8 address
+    // works on loopback, which is how a test plays many sources).
+    explicit RawConnection(int port, const char* source = nullptr) {
         fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (source) {
+            sockaddr_in local{};
+            local.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source, &local.sin_addr);
+            if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+                ::close(fd);
+                fd = -1;
+                return;
+            }
+        }
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
         addr.sin_port = htons(static_cast<std::uint16_t>(port));
@@ -161,6 +173,41 @@ class GatewayTargetTest : public SingleTargetTest {
   protected:
     void SetUp() override { setUpTarget("dave"); }
 };
+
+// Stalled connections from many addresses fill every pre-auth slot: a real
+// user from another address still gets in (the busiest source's oldest stalled
+// connection makes room), instead of waiting for the flood to stop.
+TEST_F(GatewayTargetTest, FloodFromManySourcesDoesNotLockOutARealUser) {
+    gw_->start("[limits]\nmax_startups = 20\nmax_startups_per_source = 4\n");
+    for (int i = 0; i < 250 && !contains(gw_->log(), "event=connection.closed conn=1 "); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::vector<std::unique_ptr<RawConnection>> flood;
+    bool closed = false;
+    for (int source = 2; source <= 6; ++source) {
+        const std::string address = "127.0.0." + std::to_string(source);
+        for (int i = 0; i < 4; ++i) {
+            flood.push_back(std::make_unique<RawConnection>(gw_->port(), address.c_str()));
+            ASSERT_GE(flood.back()->fd, 0);
+            EXPECT_EQ(flood.back()->read(std::chrono::seconds(5), closed, true).rfind("SSH-2.0-", 0),
+                      0u);
+        }
+    }
+    // All 20 slots are held; one more stalled connection from a sixth address
+    // is let in all the same.
+    RawConnection extra(gw_->port(), "127.0.0.7");
+    EXPECT_EQ(extra.read(std::chrono::seconds(5), closed, true).rfind("SSH-2.0-", 0), 0u);
+
+    SshCall call;
+    call.user = "dave:box";
+    call.key = key_;
+    call.code = gw_->code("dave");
+    call.command = "echo let-in";
+    const auto r = gw_->ssh(call);
+    EXPECT_EQ(r.exitCode, 0) << describe(r);
+    EXPECT_TRUE(contains(r.out, "let-in")) << describe(r);
+    EXPECT_TRUE(contains(gw_->log(), "event=connection.evicted")) << gw_->log();
+}
 
 TEST_F(GatewayTargetTest, SigtermTellsLiveSessionsAndExitsZero) {
     gw_->start();
