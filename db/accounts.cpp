@@ -11,6 +11,8 @@
 #include "common/user_spec.hpp"
 #include "db/error.hpp"
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
 
@@ -26,13 +28,6 @@ constexpr std::size_t kRecoveryCodeHashSize = 32;
 // 32 symbols (5 bits each), without 0/o, 1/l that are easily misread.
 constexpr std::string_view kRecoveryAlphabet = "23456789abcdefghijkmnpqrstuvwxyz";
 static_assert(kRecoveryAlphabet.size() == 32);
-
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
-}
-TimePoint fromUnix(std::int64_t s) {
-    return TimePoint{Seconds{s}};
-}
 
 std::string notFound(const std::string& name) {
     return "no account named " + name + " (see `portcullis user list`)";

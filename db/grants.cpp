@@ -8,6 +8,8 @@
 #include "common/glob.hpp"
 #include "common/user_spec.hpp"
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
 
@@ -54,13 +56,6 @@ std::string joinChannels(const std::set<Channel>& channels) {
     std::vector<std::string> names;
     for (const auto c : channels) names.push_back(channelName(c));
     return joinList(names);
-}
-
-TimePoint fromUnix(std::int64_t seconds) {
-    return TimePoint{Seconds{seconds}};
-}
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
 }
 
 bool isValidPattern(std::string_view pattern) {

@@ -6,12 +6,10 @@
 #include "common/user_spec.hpp"
 #include "db/error.hpp"
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
-
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
-}
 
 std::string noGroup(const std::string& name) {
     return "no group named " + name + " (see `portcullis group list`)";

@@ -9,12 +9,10 @@
 #include "db/accounts.hpp"
 #include "db/error.hpp"
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
-
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
-}
 
 bool isDigits(std::string_view code) {
     if (code.empty()) return false;

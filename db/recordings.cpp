@@ -1,15 +1,9 @@
 #include "db/recordings.hpp"
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
-
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
-}
-
-TimePoint fromUnix(std::int64_t seconds) {
-    return TimePoint{Seconds{seconds}};
-}
 
 constexpr const char* kSelect =
     "SELECT r.id, r.session_id, r.channel, r.kind, r.format, r.path, r.started_at, r.ended_at, "

@@ -2,16 +2,10 @@
 
 #include <algorithm>
 
+#include "db/unix_time.hpp"
+
 namespace portcullis::db {
 namespace {
-std::int64_t toUnix(TimePoint t) {
-    return t.time_since_epoch().count();
-}
-
-TimePoint fromUnix(std::int64_t seconds) {
-    return TimePoint{Seconds{seconds}};
-}
-
 constexpr const char* kSelectColumns =
     "SELECT id, account, login, target, grant_id, source, gateway, started_at, ended_at, status, "
     "end_reason, bytes_in, bytes_out FROM sessions";
