@@ -213,11 +213,10 @@ void ChannelBridge::advance() {
 }
 
 void ChannelBridge::openUpstream() {
-    const int rc = forward_ ? ssh_channel_open_forward(up_.get(), forward_->host.c_str(),
-                                                       forward_->port,
-                                                       forward_->originHost.c_str(),
-                                                       forward_->originPort)
-                            : ssh_channel_open_session(up_.get());
+    const int rc =
+        forward_ ? ssh_channel_open_forward(up_.get(), forward_->host.c_str(), forward_->port,
+                                            forward_->originHost.c_str(), forward_->originPort)
+                 : ssh_channel_open_session(up_.get());
     if (rc == SSH_AGAIN) return;
     if (rc != SSH_OK) {
         log_.warn("upstream.channel_open_failed",
@@ -267,7 +266,7 @@ void ChannelBridge::replayRequests() {
             // Nothing starts on the target before its recording exists.
             if (!recorder_->ready()) return;
             what = sftp_ ? "subsystem" : command_ ? "exec" : "shell";
-            rc = sftp_       ? ssh_channel_request_subsystem(up, "sftp")
+            rc = sftp_      ? ssh_channel_request_subsystem(up, "sftp")
                  : command_ ? ssh_channel_request_exec(up, command_->c_str())
                             : ssh_channel_request_shell(up);
         }
@@ -448,8 +447,7 @@ void ChannelBridge::relay() {
     // EOF, exit-status and close go out together, as sshd sends them: OpenSSH
     // closes a channel as soon as EOF went both ways, and an exit-status sent
     // after that close would be lost.
-    const bool outputDone =
-        upOutEof_ && upErrEof_ && toDownOut_.empty() && toDownErr_.empty();
+    const bool outputDone = upOutEof_ && upErrEof_ && toDownOut_.empty() && toDownErr_.empty();
     const bool upDone = upClosed_ || ssh_channel_is_closed(up);
     if (outputDone && !downEofSent_ && (upDone || exitStatus_ || exitSignal_)) {
         downEofSent_ = true;
@@ -463,10 +461,9 @@ void ChannelBridge::sendExit() {
     if (exitSent_) return;
     if (exitSignal_) {
         exitSent_ = true;
-        ssh_channel_request_send_exit_signal(down_.get(), exitSignal_->name.c_str(),
-                                             exitSignal_->core ? 1 : 0,
-                                             exitSignal_->message.c_str(),
-                                             exitSignal_->lang.c_str());
+        ssh_channel_request_send_exit_signal(
+            down_.get(), exitSignal_->name.c_str(), exitSignal_->core ? 1 : 0,
+            exitSignal_->message.c_str(), exitSignal_->lang.c_str());
     } else if (exitStatus_) {
         exitSent_ = true;
         ssh_channel_request_send_exit_status(down_.get(), *exitStatus_);

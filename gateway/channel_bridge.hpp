@@ -75,8 +75,8 @@ class ChannelBridge {
     void onWindowChange(const PtyRequest& size);
 
     db::Channel kind() const {
-        return forward_ ? db::Channel::forward
-               : sftp_  ? db::Channel::sftp
+        return forward_   ? db::Channel::forward
+               : sftp_    ? db::Channel::sftp
                : command_ ? db::Channel::exec
                           : db::Channel::shell;
     }

@@ -67,7 +67,8 @@ void ChannelRecorder::submit(std::string bytes, std::optional<Stream> stream, st
                                if (!state->error) state->error = result.error();
                                return;
                            }
-                           if (stream) state->confirmed[static_cast<std::size_t>(*stream)] += length;
+                           if (stream)
+                               state->confirmed[static_cast<std::size_t>(*stream)] += length;
                        });
                    });
 }

@@ -210,8 +210,8 @@ void ClientConnection::step() {
         bytesOut_ += slot.bridge->bytesOut();
         if (const auto& f = slot.bridge->forward()) {
             fireDb([account = auditName(), peer = peer_, f = *f,
-                    session = session_ ? session_->id : std::string(),
-                    in = slot.bridge->bytesIn(), out = slot.bridge->bytesOut()](DbContext& ctx) {
+                    session = session_ ? session_->id : std::string(), in = slot.bridge->bytesIn(),
+                    out = slot.bridge->bytesOut()](DbContext& ctx) {
                 auditEvent(ctx, "forward.close", account, peer,
                            {{"account", account},
                             {"session_id", session},
@@ -540,11 +540,10 @@ void ClientConnection::handleChannelOpen(MessagePtr msg) {
 void ClientConnection::openForward(MessagePtr msg) {
     const char* host = ssh_message_channel_request_open_destination(msg.get());
     const char* origin = ssh_message_channel_request_open_originator(msg.get());
-    ChannelBridge::Forward destination{
-        host ? printable(host) : std::string(),
-        ssh_message_channel_request_open_destination_port(msg.get()),
-        origin ? printable(origin) : std::string(),
-        ssh_message_channel_request_open_originator_port(msg.get())};
+    ChannelBridge::Forward destination{host ? printable(host) : std::string(),
+                                       ssh_message_channel_request_open_destination_port(msg.get()),
+                                       origin ? printable(origin) : std::string(),
+                                       ssh_message_channel_request_open_originator_port(msg.get())};
     if (!spec_ || spec_->target.empty() || destination.host.empty() || destination.port <= 0 ||
         destination.port > 65535) {
         log_.info("channel.refused", {{"conn", id_}, {"kind", "direct-tcpip"}});
@@ -562,21 +561,21 @@ void ClientConnection::openForward(MessagePtr msg) {
         [this, held, request, destination](std::optional<AccessOutcome> outcome) {
             --pendingForwards_;
             const bool allowed = outcome && outcome->decision.allowed && !draining_;
-            log_.info("policy.decision", {{"conn", id_},
-                                          {"account", request.account},
-                                          {"target", request.target},
-                                          {"channel", "forward"},
-                                          {"destination", destination.host + ":" +
-                                                              std::to_string(destination.port)},
-                                          {"allowed", allowed}});
+            log_.info("policy.decision",
+                      {{"conn", id_},
+                       {"account", request.account},
+                       {"target", request.target},
+                       {"channel", "forward"},
+                       {"destination", destination.host + ":" + std::to_string(destination.port)},
+                       {"allowed", allowed}});
             if (!allowed) {
                 ssh_message_reply_default(held->get());
                 return;
             }
             ssh_channel channel = ssh_message_channel_request_open_reply_accept(held->get());
             if (!channel) return;
-            auto bridge = std::make_unique<ChannelBridge>(ChannelPtr(channel), config_.bufferHigh,
-                                                          log_, id_);
+            auto bridge =
+                std::make_unique<ChannelBridge>(ChannelPtr(channel), config_.bufferHigh, log_, id_);
             bridge->forwardTo(destination);
             const auto bridgeId = nextBridgeId_++;
             bridges_.push_back(Slot{bridgeId, std::move(bridge)});
@@ -741,14 +740,15 @@ std::string ClientConnection::menuText() const {
 
 void ClientConnection::startMenuTimer(std::uint64_t bridgeId) {
     menuTimer_.expires_after(config_.loginGraceTime);
-    menuTimer_.async_wait([self = shared_from_this(), bridgeId](const boost::system::error_code& ec) {
-        if (ec || self->phase_ == Phase::closed) return;
-        ChannelBridge* b = self->findBridge(bridgeId);
-        if (b && b->stage() == ChannelBridge::Stage::menu) {
-            b->deny("no target chosen in time", 1);
-            self->step();
-        }
-    });
+    menuTimer_.async_wait(
+        [self = shared_from_this(), bridgeId](const boost::system::error_code& ec) {
+            if (ec || self->phase_ == Phase::closed) return;
+            ChannelBridge* b = self->findBridge(bridgeId);
+            if (b && b->stage() == ChannelBridge::Stage::menu) {
+                b->deny("no target chosen in time", 1);
+                self->step();
+            }
+        });
 }
 
 // A line typed at the menu: a number or a name from the list, or q.
@@ -756,8 +756,9 @@ void ClientConnection::menuChoice(std::uint64_t bridgeId, const std::string& lin
     ChannelBridge* b = findBridge(bridgeId);
     if (!b) return;
     const auto first = line.find_first_not_of(' ');
-    const std::string choice =
-        first == std::string::npos ? "" : line.substr(first, line.find_last_not_of(' ') - first + 1);
+    const std::string choice = first == std::string::npos
+                                   ? ""
+                                   : line.substr(first, line.find_last_not_of(' ') - first + 1);
     if (choice.empty()) return b->showMenu("Target (number or name, q to quit): ");
     if (choice == "q" || choice == "quit") {
         menuTimer_.cancel();
@@ -934,8 +935,7 @@ RecordingWriter::Sealed ClientConnection::sealRecording(const ChannelRecorder& r
     const auto& meta = recorder.meta();
     return [sequence = dbSequence_, &log = log_, account = meta.account, peer = peer_,
             sessionId = meta.sessionId, channel = meta.channel,
-            path = "recordings/" + recorder.file().filename().string()](
-               Result<SealedFile> sealed) {
+            path = "recordings/" + recorder.file().filename().string()](Result<SealedFile> sealed) {
         const bool queued = sequence->submit([=](DbContext& ctx) {
             sealRecordingRow(ctx, account, peer, sessionId, channel, path, sealed);
         });
@@ -959,8 +959,8 @@ void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
         });
     }
     for (auto& op : bridge.takeSftpOperations()) {
-        fireDb([account = meta.account, peer = peer_, session = meta.sessionId,
-                op = std::move(op)](DbContext& ctx) { auditSftpOperation(ctx, account, peer, session, op); });
+        fireDb([account = meta.account, peer = peer_, session = meta.sessionId, op = std::move(op)](
+                   DbContext& ctx) { auditSftpOperation(ctx, account, peer, session, op); });
     }
 }
 
@@ -999,9 +999,11 @@ void ClientConnection::checkLimits() {
     if (maxSession_.count() > 0 || endsBy_) {
         auto exact = sessionStarted_ + maxSession_ - now;
         if (maxSession_.count() == 0) exact = std::chrono::steady_clock::duration::max() / 2;
-        if (endsBy_) exact = std::min<std::chrono::steady_clock::duration>(exact, *endsBy_ - systemNow());
+        if (endsBy_)
+            exact = std::min<std::chrono::steady_clock::duration>(exact, *endsBy_ - systemNow());
         const auto endAt = now + exact;
-        for (const auto mark : {endAt - std::chrono::minutes(5), endAt - std::chrono::minutes(1), endAt})
+        for (const auto mark :
+             {endAt - std::chrono::minutes(5), endAt - std::chrono::minutes(1), endAt})
             if (mark > now) next = std::min(next, mark);
     }
     if (idleTimeout_.count() > 0) next = std::min(next, lastInput_ + idleTimeout_);

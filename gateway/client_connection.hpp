@@ -175,7 +175,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // Session.
     std::optional<db::SessionStart> session_;
     int recordedChannels_ = 0;
-    std::size_t pendingForwards_ = 0;  // direct-tcpip opens being decided
+    std::size_t pendingForwards_ = 0;       // direct-tcpip opens being decided
     std::vector<std::string> menuTargets_;  // what the menu offered
     // Store work that must keep its order (session row, recordings, seals, end).
     std::shared_ptr<DbSequence> dbSequence_;

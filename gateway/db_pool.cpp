@@ -95,7 +95,8 @@ bool DbSequence::submit(DbPool::Job job) {
         if (running_) return true;
         running_ = true;
     }
-    if (pool_.submit([self = shared_from_this()](DbContext& ctx) { self->drain(ctx); })) return true;
+    if (pool_.submit([self = shared_from_this()](DbContext& ctx) { self->drain(ctx); }))
+        return true;
     const std::lock_guard lock(mutex_);
     running_ = false;
     queue_.pop_back();

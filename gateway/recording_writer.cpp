@@ -34,7 +34,8 @@ class RecordingWriter::File {
         while (done < bytes.size()) {
             const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return fail("cannot write recording " + path_.string(), n < 0 ? errno : EIO);
+            if (n <= 0)
+                return fail("cannot write recording " + path_.string(), n < 0 ? errno : EIO);
             done += static_cast<std::size_t>(n);
         }
         hash_.update(bytes);
@@ -49,9 +50,9 @@ class RecordingWriter::File {
         fd_ = -1;
         SealedFile sealed{size_, hash_.finishHex(), error_};
         if (!error_ && (syncError || closeError)) {
-            sealed.error = fail("cannot flush recording " + path_.string(),
-                                syncError ? syncError : closeError)
-                               .message;
+            sealed.error =
+                fail("cannot flush recording " + path_.string(), syncError ? syncError : closeError)
+                    .message;
         }
         return sealed;
     }

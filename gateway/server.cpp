@@ -38,7 +38,7 @@ Server::Server(Config config, db::StateDir stateDir, Logger& log, ConfigLoader r
       admission_(std::make_shared<Admission>(config_.maxStartups, config_.maxStartupsPerSource)) {}
 
 Server::~Server() {
-    control_.reset();  // removes control.sock
+    control_.reset();                      // removes control.sock
     if (recordings_) recordings_->stop();  // its seals go to the store next
     if (db_) db_->stop();
 }
@@ -53,7 +53,8 @@ Result<void> Server::prepare() {
     // read; say so when running as root or on a shared file system.
     const auto findings = checkStartupPosture(stateDir_);
     for (const auto& f : findings) {
-        if (f.level == StartupFinding::Level::warn) log_.warn("startup.posture", {{"warning", f.message}});
+        if (f.level == StartupFinding::Level::warn)
+            log_.warn("startup.posture", {{"warning", f.message}});
     }
     for (const auto& f : findings) {
         if (f.level == StartupFinding::Level::refuse) return makeError(f.message);
@@ -76,10 +77,9 @@ Result<void> Server::prepare() {
 
     const std::string gatewayId = hostName() + ":" + std::to_string(config_.listenPort);
     recordings_ = std::make_unique<RecordingWriter>(log_);
-    services_ = std::make_unique<Services>(Services{[this] { return currentConfig(); }, log_,
-                                                    *db_, *recordings_,
-                                                    upstreamKey_.get(), stateDir_.keysDir(),
-                                                    stateDir_.root(), gatewayId});
+    services_ = std::make_unique<Services>(
+        Services{[this] { return currentConfig(); }, log_, *db_, *recordings_, upstreamKey_.get(),
+                 stateDir_.keysDir(), stateDir_.root(), gatewayId});
     // Sessions a crash left open are marked aborted and their recordings sealed.
     db_->submit([gatewayId, root = stateDir_.root(), &log = log_](DbContext& ctx) {
         const int n = db::Sessions(ctx.db).abortActive(gatewayId, systemNow());
@@ -333,7 +333,8 @@ void Server::waitForReload() {
 // theirs, as with sshd); what the listening socket or the key exchange were
 // built with needs a restart and is kept. A bad file changes nothing.
 void Server::reload() {
-    auto loaded = loadConfig_ ? loadConfig_() : Result<Config>(makeError("no configuration loader"));
+    auto loaded =
+        loadConfig_ ? loadConfig_() : Result<Config>(makeError("no configuration loader"));
     if (!loaded) {
         log_.error("config.reload_failed", {{"error", loaded.error()}});
         return;

@@ -189,8 +189,8 @@ TEST_F(GatewayTargetTest, FloodFromManySourcesDoesNotLockOutARealUser) {
         for (int i = 0; i < 4; ++i) {
             flood.push_back(std::make_unique<RawConnection>(gw_->port(), address.c_str()));
             ASSERT_GE(flood.back()->fd, 0);
-            EXPECT_EQ(flood.back()->read(std::chrono::seconds(5), closed, true).rfind("SSH-2.0-", 0),
-                      0u);
+            EXPECT_EQ(
+                flood.back()->read(std::chrono::seconds(5), closed, true).rfind("SSH-2.0-", 0), 0u);
         }
     }
     // All 20 slots are held; one more stalled connection from a sixth address
