@@ -40,8 +40,9 @@ struct Events {
 Events readEvents(const fs::path& file) {
     Events e;
     auto summary = recording::readRecording(file, [&](const recording::RecordingEvent& ev) {
-        (ev.stream == 'i' ? e.input : ev.stream == 'e' ? e.errors : e.output) +=
-            ev.stream == 'r' ? "" : ev.data;
+        (ev.stream == 'i'   ? e.input
+         : ev.stream == 'e' ? e.errors
+                            : e.output) += ev.stream == 'r' ? "" : ev.data;
         return true;
     });
     EXPECT_TRUE(summary.ok()) << file << ": " << (summary.ok() ? "" : summary.error());
@@ -82,7 +83,8 @@ class RecordingTest : public portcullis::test::SingleTargetTest {
         const auto deadline = std::chrono::steady_clock::now() + wait;
         while (std::chrono::steady_clock::now() < deadline) {
             std::string id;
-            for (const auto& rec : gw_->audit("session.start")) id = rec.event.details.value("session_id", "");
+            for (const auto& rec : gw_->audit("session.start"))
+                id = rec.event.details.value("session_id", "");
             if (!id.empty()) {
                 for (const auto& rec : gw_->audit("session.recording")) {
                     if (rec.event.details.value("session_id", "") == id) return id;
@@ -231,7 +233,8 @@ TEST_F(RecordingTest, AbortedSessionIsSealedAtNextStart) {
     gw_->ssh(c);
     killer.join();
     std::string id;
-    for (const auto& rec : gw_->audit("session.start")) id = rec.event.details.value("session_id", "");
+    for (const auto& rec : gw_->audit("session.start"))
+        id = rec.event.details.value("session_id", "");
     ASSERT_FALSE(id.empty());
     auto rows = db::Recordings(gw_->db()).forSession(id);
     ASSERT_EQ(rows.size(), 1u);
@@ -270,7 +273,8 @@ TEST_F(RecordingTest, AbortedSessionIsSealedAtNextStart) {
 TEST_F(RecordingTest, FullDiskRefusesTheSessionBeforeAnythingRuns) {
     if (!mountSmallDisk("64k")) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
     // Fill it to the last block.
-    runProcess({"sh", "-c", "cat /dev/zero > '" + gw_->stateDir().recordings().string() + "/fill'"});
+    runProcess(
+        {"sh", "-c", "cat /dev/zero > '" + gw_->stateDir().recordings().string() + "/fill'"});
     gw_->start();
     const auto marker = gw_->dir() / "ran";
     const auto r = gw_->ssh(call("touch '" + marker.string() + "'"));
@@ -294,7 +298,8 @@ TEST_F(RecordingTest, DiskFillingUpEndsTheSessionAndNothingPassesUnrecorded) {
     EXPECT_LT(r.out.size(), 4000000u);
 
     std::string id;
-    for (const auto& rec : gw_->audit("session.start")) id = rec.event.details.value("session_id", "");
+    for (const auto& rec : gw_->audit("session.start"))
+        id = rec.event.details.value("session_id", "");
     const auto file = recordingPath(id);
     ASSERT_FALSE(file.empty());
     // Every byte the client got is in the recording.
