@@ -96,6 +96,18 @@ class RecordingTest : public portcullis::test::SingleTargetTest {
         return "";
     }
 
+    // Audit events are written off the event threads: the client can be gone
+    // before its event is in the store.
+    bool audited(const std::string& type, const std::string& account) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        while (std::chrono::steady_clock::now() < deadline) {
+            for (const auto& rec : gw_->audit(type))
+                if (rec.event.details.value("account", "") == account) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        return false;
+    }
+
     fs::path recordingPath(const std::string& session) {
         const auto rows = db::Recordings(gw_->db()).forSession(session);
         if (rows.empty()) return {};
@@ -281,10 +293,7 @@ TEST_F(RecordingTest, FullDiskRefusesTheSessionBeforeAnythingRuns) {
     EXPECT_EQ(r.exitCode, 255) << describe(r);
     EXPECT_TRUE(contains(r.err, "cannot be recorded")) << describe(r);
     EXPECT_FALSE(fs::exists(marker)) << "the command ran without a recording";
-    bool audited = false;
-    for (const auto& rec : gw_->audit("recording.failed"))
-        audited = audited || rec.event.details.value("account", "") == kUser;
-    EXPECT_TRUE(audited);
+    EXPECT_TRUE(audited("recording.failed", kUser));
 }
 
 TEST_F(RecordingTest, DiskFillingUpEndsTheSessionAndNothingPassesUnrecorded) {
@@ -306,10 +315,7 @@ TEST_F(RecordingTest, DiskFillingUpEndsTheSessionAndNothingPassesUnrecorded) {
     const auto events = readEvents(file);
     EXPECT_GE(events.output.size(), r.out.size());
     EXPECT_TRUE(events.output.compare(0, r.out.size(), r.out) == 0);
-    bool audited = false;
-    for (const auto& rec : gw_->audit("recording.failed"))
-        audited = audited || rec.event.details.value("account", "") == kUser;
-    EXPECT_TRUE(audited);
+    EXPECT_TRUE(audited("recording.failed", kUser));
 }
 
 TEST_F(RecordingTest, SftpUploadAndDownloadAreAudited) {
