@@ -240,8 +240,17 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     auto ticket = admission_->enter(peer.address);
     if (!ticket) ticket = makeRoomFor(peer.address);
     if (!ticket) {
-        log_.warn("connection.refused",
-                  {{"source", peer.address}, {"reason", "too many unauthenticated connections"}});
+        // At most one line a second under a flood (the rest are counted), so
+        // that a flood cannot drown the log or trip journald's rate limit.
+        ++refusedSinceLog_;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - lastRefusalLog_ >= std::chrono::seconds(1)) {
+            log_.warn("connection.refused", {{"source", peer.address},
+                                             {"reason", "too many unauthenticated connections"},
+                                             {"refused_since_last_line", refusedSinceLog_}});
+            refusedSinceLog_ = 0;
+            lastRefusalLog_ = now;
+        }
         return;  // the socket closes as it goes out of scope
     }
     socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);

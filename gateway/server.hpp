@@ -74,6 +74,9 @@ class Server {
     std::unique_ptr<Services> services_;
     std::shared_ptr<Admission> admission_;
     std::uint64_t nextConnectionId_ = 1;
+    // Refused pre-auth connections (accept strand only): logged once a second.
+    std::uint64_t refusedSinceLog_ = 0;
+    std::chrono::steady_clock::time_point lastRefusalLog_{};
     std::atomic<bool> stopping_{false};
     bool aborted_ = false;
     std::chrono::steady_clock::time_point shutdownDeadline_;
