@@ -2,7 +2,6 @@
 
 #include <security/pam_appl.h>
 
-#include <algorithm>
 #include <chrono>
 #include <string>
 #include <string_view>
@@ -14,6 +13,7 @@
 #include "db/master_key.hpp"
 #include "db/otp_guard.hpp"
 #include "db/state_dir.hpp"
+#include "pam_module/account_name.hpp"
 #include "pam_module/conversation.hpp"
 
 namespace portcullis::pam {
@@ -21,7 +21,6 @@ namespace {
 
 constexpr std::string_view kAccountPrompt = "Portcullis account: ";
 constexpr std::string_view kCodePrompt = "Verification code: ";
-constexpr std::size_t kMaxAccountName = 64;
 
 // What the PAM application told us about this attempt.
 struct Request {
@@ -36,22 +35,6 @@ std::string stringItem(pam_handle_t* pamh, int type) {
     const void* item = nullptr;
     if (pam_get_item(pamh, type, &item) != PAM_SUCCESS || item == nullptr) return {};
     return printable(static_cast<const char*>(item), 256);
-}
-
-// An account name as typed: printable ASCII without blanks, bounded.
-bool plausibleAccountName(std::string_view name) {
-    if (name.empty() || name.size() > kMaxAccountName) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        const auto byte = static_cast<unsigned char>(c);
-        return byte > 0x20 && byte < 0x7f;
-    });
-}
-
-// A person who types the code at the account prompt must not see it logged.
-bool looksLikeCode(std::string_view name) {
-    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= '0' && c <= '9') || c == '-' || c == ' ';
-    });
 }
 
 // One attempt's outcome, as audited and logged.
