@@ -92,9 +92,7 @@ Statement Database::prepare(std::string_view sql) {
     const int rc =
         sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
     StmtPtr stmt(raw);
-    if (rc != SQLITE_OK) {
-        throw Error(std::string("database: ") + sqlite3_errmsg(db_.get()));
-    }
+    if (rc != SQLITE_OK) throwStoreError(rc, std::string("database: ") + sqlite3_errmsg(db_.get()));
     return Statement(db_.get(), std::move(stmt));
 }
 
@@ -105,8 +103,7 @@ void Database::exec(std::string_view sql) {
     if (rc != SQLITE_OK) {
         std::string message = std::string("database: ") + (err ? err : sqlite3_errstr(rc));
         sqlite3_free(err);
-        if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError(message);
-        throw Error(message);
+        throwStoreError(rc, message);
     }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 #include <stdexcept>
+#include <string>
 
 namespace portcullis::db {
 
@@ -11,5 +12,13 @@ struct Error : std::runtime_error {
 struct ConstraintError : Error {
     using Error::Error;
 };
+// Another connection held the store's write lock past the busy timeout: the
+// same work, retried later, may succeed (the transaction was rolled back).
+struct BusyError : Error {
+    using Error::Error;
+};
+
+// Throws the Error that fits SQLite result code `rc` (extended codes too).
+[[noreturn]] void throwStoreError(int rc, const std::string& message);
 
 }  // namespace portcullis::db

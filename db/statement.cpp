@@ -6,12 +6,22 @@ namespace portcullis::db {
 namespace {
 
 [[noreturn]] void fail(sqlite3* db, int rc) {
-    const std::string message = std::string("database: ") + sqlite3_errmsg(db);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) throw ConstraintError(message);
-    throw Error(message);
+    throwStoreError(rc, std::string("database: ") + sqlite3_errmsg(db));
 }
 
 }  // namespace
+
+void throwStoreError(int rc, const std::string& message) {
+    switch (rc & 0xff) {
+        case SQLITE_CONSTRAINT:
+            throw ConstraintError(message);
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            throw BusyError(message);
+        default:
+            throw Error(message);
+    }
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
     if (int rc = sqlite3_bind_int64(stmt_.get(), index, value); rc != SQLITE_OK) fail(db_, rc);

@@ -1,14 +1,22 @@
 #pragma once
 // Admission: caps on connections that have not authenticated yet, over all
-// sources and per source address (OpenSSH's MaxStartups, PerSourceMaxStartups).
+// sources and per source (OpenSSH's MaxStartups, PerSourceMaxStartups).
+// A source is an IPv4 address or an IPv6 /64 (sourceBlock): one host of a
+// network that hands out a /64 per site must not count as 2^64 sources.
 // A Ticket holds one slot until it is released (authenticated) or destroyed.
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace portcullis::gateway {
+
+// The source a peer address counts against: an IPv4 address as it is (an
+// IPv4-mapped IPv6 address as its IPv4 address), an IPv6 address as its /64
+// ("2001:db8:1:2::/64"). Text that is not an address is its own source.
+std::string sourceBlock(std::string_view address);
 
 class Admission : public std::enable_shared_from_this<Admission> {
   public:

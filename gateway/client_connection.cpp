@@ -17,7 +17,20 @@ namespace {
 // Each ssh_event_dopoll reads at most 4 KiB from a socket (libssh's
 // MAX_BUF_SIZE); a readiness event is worth up to this many rounds (256 KiB).
 constexpr int kMaxPollRounds = 64;
+// Stock clients finish key exchange in milliseconds. One that has not within
+// this time holds a pre-auth slot for nothing: it is closed well before the
+// login grace time, so stalled slots turn over quickly under a flood.
+constexpr auto kKeyExchangeDeadline = std::chrono::seconds(10);
 constexpr const char* kPrompt = "Verification code: ";
+constexpr const char* kStoreUnavailable =
+    "portcullis: the gateway cannot use its store right now; try again in a minute";
+
+// A policy decision that could not be taken (the store failed), as audited.
+nlohmann::json policyFailureDetails(const db::AccessRequest& request) {
+    return {{"account", request.account}, {"login", request.login},
+            {"target", request.target},   {"channel", db::channelName(request.channel)},
+            {"allowed", false},           {"reasons", {"the gateway could not use its store"}}};
+}
 
 int pendingBytes(int fd) {
     int n = 0;
@@ -64,6 +77,7 @@ ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr
       ticket_(std::move(ticket)),
       id_(id),
       graceTimer_(strand_),
+      kexTimer_(strand_),
       delayTimer_(strand_),
       upstreamTimer_(strand_),
       closingTimer_(strand_),
@@ -100,6 +114,13 @@ void ClientConnection::start() {
             self->log_.info("auth.timeout", {{"conn", self->id_}, {"user", self->auditName()}});
             self->disconnect("Login grace time exceeded");
             self->step();
+        });
+        self->kexTimer_.expires_after(std::min<std::chrono::steady_clock::duration>(
+            kKeyExchangeDeadline, self->config_.loginGraceTime));
+        self->kexTimer_.async_wait([self](const boost::system::error_code& ec) {
+            if (ec || self->phase_ != Phase::handshake) return;
+            self->log_.info("connection.kex_timeout", {{"conn", self->id_}});
+            self->teardown("key exchange not finished in time");
         });
         self->step();
     });
@@ -149,6 +170,7 @@ void ClientConnection::step() {
         if (!event_ || ssh_event_add_session(event_.get(), s) != SSH_OK)
             return teardown("cannot watch the session");
         phase_ = Phase::auth;
+        kexTimer_.cancel();
         log_.debug("connection.kex_done", {{"conn", id_}});
     }
 
@@ -270,7 +292,8 @@ void ClientConnection::arm() {
 
 template <class R>
 void ClientConnection::runDb(std::function<R(DbContext&)> job,
-                             std::function<void(std::optional<R>)> done) {
+                             std::function<void(std::optional<R>)> done,
+                             std::optional<StoreFailureAudit> ifFailed) {
     auto self = shared_from_this();
     auto deliver = [self, done](std::optional<R> result) {
         boost::asio::post(self->strand_, [self, done, result = std::move(result)]() mutable {
@@ -279,23 +302,48 @@ void ClientConnection::runDb(std::function<R(DbContext&)> job,
             self->step();
         });
     };
-    const bool queued = services_.db.submit([job, deliver, self](DbContext& ctx) {
+    // The denied attempt goes into the chain through this connection's
+    // sequence, which retries while another writer holds the store.
+    auto auditFailure = [self, ifFailed](const std::string& error) {
+        if (!ifFailed) return;
+        auto details = ifFailed->details;
+        details["result"] = "failure";
+        details["reason"] = "store_unavailable";
+        details["error"] = error;
+        self->fireDb([type = ifFailed->type, account = self->auditName(), peer = self->peer_,
+                      details = std::move(details)](DbContext& ctx) {
+            auditEvent(ctx, type, account, peer, details);
+        });
+    };
+    const bool queued = services_.db.submit([job, deliver, self, auditFailure](DbContext& ctx) {
         std::optional<R> result;
         try {
             result = job(ctx);
         } catch (const std::exception& e) {
             self->log_.error("db.error", {{"conn", self->id_}, {"error", e.what()}});
+            auditFailure(e.what());
         }
         deliver(std::move(result));
     });
     if (!queued) {
         log_.error("db.queue_full", {{"conn", id_}});
+        auditFailure("the store's queue is full");
         deliver(std::nullopt);
     }
 }
 
 void ClientConnection::fireDb(std::function<void(DbContext&)> job) {
     if (!dbSequence_->submit(std::move(job))) log_.error("db.queue_full", {{"conn", id_}});
+}
+
+// SSH_MSG_USERAUTH_BANNER: OpenSSH prints it on stderr (unless -q). Only for
+// what is not about the account (the store is down), which tells nobody
+// anything about who exists.
+void ClientConnection::tellClientDuringAuth(const std::string& line) {
+    ssh_string text = ssh_string_from_char((line + "\n").c_str());
+    if (text == nullptr) return;
+    ssh_send_issue_banner(session_ssh_.get(), text);
+    ssh_string_free(text);
 }
 
 // ---- messages ------------------------------------------------------------------
@@ -428,6 +476,7 @@ void ClientConnection::handlePublicKey(MessagePtr msg) {
         [this, asked, fingerprint](std::optional<bool> ok) {
             busy_ = false;
             MessagePtr m = std::move(heldMessage_);
+            if (!ok) tellClientDuringAuth(kStoreUnavailable);
             if (ok && *ok && spec_) {
                 publicKeyDone_ = true;
                 log_.info("auth.publickey", {{"conn", id_},
@@ -442,7 +491,12 @@ void ClientConnection::handlePublicKey(MessagePtr msg) {
                           {{"conn", id_}, {"user", auditName()}, {"result", "failure"}});
                 authFailed(std::move(m), asked, true);
             }
-        });
+        },
+        StoreFailureAudit{"auth.publickey",
+                          {{"account", account},
+                           {"method", "publickey"},
+                           {"key_type", type},
+                           {"fingerprint", fingerprint}}});
 }
 
 void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
@@ -479,11 +533,13 @@ void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
                        {"account", auditName()},
                        {"result", verdict && verdict->accepted() ? "success" : "failure"},
                        {"reason", verdict ? verdict->reason() : std::string("store_error")}});
+            if (!verdict) tellClientDuringAuth(kStoreUnavailable);
             if (verdict && verdict->accepted())
                 authenticated(std::move(m));
             else
                 authFailed(std::move(m), asked, true);
-        });
+        },
+        StoreFailureAudit{"auth.totp", {{"account", account}, {"method", "keyboard-interactive"}}});
 }
 
 // Every failure is answered the same way, no sooner than authFailureDelay
@@ -597,7 +653,8 @@ void ClientConnection::openForward(MessagePtr msg) {
             });
             if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
             allowed_.push_back(bridgeId);
-        });
+        },
+        StoreFailureAudit{"policy.decision", policyFailureDetails(request)});
 }
 
 ChannelBridge* ClientConnection::findBridge(ssh_channel channel) {
@@ -727,7 +784,8 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
             }
             if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
             allowed_.push_back(bridgeId);
-        });
+        },
+        StoreFailureAudit{"policy.decision", policyFailureDetails(request)});
 }
 
 std::string ClientConnection::menuText() const {
@@ -1186,6 +1244,7 @@ void ClientConnection::teardown(const std::string& why) {
     if (phase_ == Phase::closed) return;
     phase_ = Phase::closed;
     graceTimer_.cancel();
+    kexTimer_.cancel();
     delayTimer_.cancel();
     upstreamTimer_.cancel();
     closingTimer_.cancel();

@@ -94,11 +94,22 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void onReady(bool ok);
     template <class F>
     void post(F&& f);
+    // What to put in the audit chain when a decision could not be taken
+    // because the store failed (the attempt is denied, and still audited).
+    struct StoreFailureAudit {
+        std::string type;  // "auth.publickey", "policy.decision", ...
+        nlohmann::json details;
+    };
     // Runs `job` on a store worker and `done` back on the strand (nullopt when
-    // the store failed: the caller denies).
+    // the store failed: the caller denies, and `ifFailed` is audited as soon
+    // as the store takes writes again).
     template <class R>
-    void runDb(std::function<R(DbContext&)> job, std::function<void(std::optional<R>)> done);
+    void runDb(std::function<R(DbContext&)> job, std::function<void(std::optional<R>)> done,
+               std::optional<StoreFailureAudit> ifFailed = std::nullopt);
+    // Store work in this connection's order; retried while the store is locked.
     void fireDb(std::function<void(DbContext&)> job);
+    // One line the client prints before its next authentication prompt.
+    void tellClientDuringAuth(const std::string& line);
 
     // Messages.
     void processMessages();
@@ -202,6 +213,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     MessagePtr heldMessage_;           // the auth request being decided (at most one)
 
     boost::asio::steady_timer graceTimer_;
+    boost::asio::steady_timer kexTimer_;
     boost::asio::steady_timer delayTimer_;
     boost::asio::steady_timer upstreamTimer_;
     boost::asio::steady_timer closingTimer_;

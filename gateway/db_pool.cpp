@@ -1,6 +1,9 @@
 #include "gateway/db_pool.hpp"
 
+#include <chrono>
 #include <exception>
+
+#include "db/error.hpp"
 
 namespace portcullis::gateway {
 
@@ -55,6 +58,11 @@ void DbPool::stop() {
     for (auto& w : workers_) {
         if (w->thread.joinable()) w->thread.join();
     }
+}
+
+bool DbPool::stopping() {
+    const std::lock_guard lock(mutex_);
+    return stopping_;
 }
 
 void DbPool::setGuard(const db::GuardConfig& guard) {
@@ -115,10 +123,33 @@ void DbSequence::drain(DbContext& ctx) {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
+        runRetryingWhileBusy(job, ctx);
+    }
+}
+
+// Another writer (an online backup, the admin CLI, the PAM module) may hold
+// the store past its busy timeout. A job of a sequence records something that
+// happened (a session's start or end, a seal, an audit event), so it runs
+// again, still in order, until the store takes it: it rolled back, so running
+// it again is safe. Each try already waits the busy timeout inside SQLite.
+void DbSequence::runRetryingWhileBusy(const DbPool::Job& job, DbContext& ctx) {
+    const auto firstTry = std::chrono::steady_clock::now();
+    for (int attempt = 1;; ++attempt) {
         try {
             job(ctx);
+            if (attempt > 1) log_.info("db.busy_recovered", {{"attempts", attempt}});
+            return;
+        } catch (const db::BusyError& e) {
+            const auto waited = std::chrono::steady_clock::now() - firstTry;
+            if (waited >= (pool_.stopping() ? kRetryWhileStopping : kRetryBusyFor)) {
+                log_.error("db.job_dropped", {{"error", e.what()}, {"attempts", attempt}});
+                return;
+            }
+            if (attempt == 1) log_.warn("db.busy_retrying", {{"error", e.what()}});
+            std::this_thread::sleep_for(kRetryPause);
         } catch (const std::exception& e) {
             log_.error("db.job_failed", {{"error", e.what()}});
+            return;
         }
     }
 }

@@ -3,6 +3,7 @@
 // event threads. Each worker owns its own db::Database connection (and the
 // AuditLog over it); a job runs on whichever worker is free and posts its
 // result back to the connection's strand itself.
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -48,6 +49,7 @@ class DbPool {
     // catch their own store errors and report them.
     bool submit(Job job);
     void stop();
+    bool stopping();
     // A reloaded lock-out configuration, for the jobs that start from now on.
     void setGuard(const db::GuardConfig& guard);
 
@@ -68,15 +70,22 @@ class DbPool {
 
 // Jobs that must run in the order given (one connection's session row, then
 // its recordings, their seals and the session's end), one at a time on
-// whichever worker is free. Thread-safe; kept alive by the jobs in flight.
+// whichever worker is free. A job the store refused because another writer
+// held it locked runs again (kRetryBusyFor at most) before the next one.
+// Thread-safe; kept alive by the jobs in flight.
 class DbSequence : public std::enable_shared_from_this<DbSequence> {
   public:
     DbSequence(DbPool& pool, Logger& log) : pool_(pool), log_(log) {}
     // False when the pool refused (queue full or stopped): the caller fails closed.
     bool submit(DbPool::Job job);
 
+    static constexpr auto kRetryBusyFor = std::chrono::minutes(2);
+    static constexpr auto kRetryWhileStopping = std::chrono::seconds(10);
+    static constexpr auto kRetryPause = std::chrono::milliseconds(200);
+
   private:
     void drain(DbContext& ctx);
+    void runRetryingWhileBusy(const DbPool::Job& job, DbContext& ctx);
 
     DbPool& pool_;
     Logger& log_;

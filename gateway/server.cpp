@@ -237,8 +237,9 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return;
     PeerInfo peer{remote.address().to_string(), remote.port()};
-    auto ticket = admission_->enter(peer.address);
-    if (!ticket) ticket = makeRoomFor(peer.address);
+    const std::string source = sourceBlock(peer.address);
+    auto ticket = admission_->enter(source);
+    if (!ticket) ticket = makeRoomFor(source);
     if (!ticket) {
         // At most one line a second under a flood (the rest are counted), so
         // that a flood cannot drown the log or trip journald's rate limit.
@@ -290,7 +291,7 @@ Admission::Ticket Server::makeRoomFor(const std::string& source) {
         const std::lock_guard lock(connectionsMutex_);
         for (auto& w : connections_) {
             auto c = w.lock();
-            if (c && c->preAuth() && c->sourceAddress() == *busiest &&
+            if (c && c->preAuth() && sourceBlock(c->sourceAddress()) == *busiest &&
                 (!victim || c->id() < victim->id()))
                 victim = std::move(c);
         }

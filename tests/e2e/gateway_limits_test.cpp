@@ -126,6 +126,30 @@ TEST(GatewayLimitsTest, LoginGraceTimeClosesIdleConnection) {
     EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+// A client that sends its banner and then stalls in key exchange gives its
+// pre-auth slot back after 10 s, long before the login grace time.
+TEST(GatewayLimitsTest, StalledKeyExchangeIsClosedBeforeTheGraceTime) {
+    GatewayFixture gw;
+    gw.start("[limits]\nlogin_grace_time = 60s\n");
+    RawConnection c(gw.port());
+    ASSERT_GE(c.fd, 0);
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    const auto banner = c.read(std::chrono::seconds(5), closed, true);
+    ASSERT_EQ(banner.rfind("SSH-2.0-Portcullis", 0), 0u) << banner;
+    const std::string mine = "SSH-2.0-stalling_client\r\n";
+    ASSERT_EQ(::write(c.fd, mine.data(), mine.size()), static_cast<ssize_t>(mine.size()));
+    c.read(std::chrono::seconds(20), closed);  // the server's KEXINIT, then the close
+    const auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_TRUE(closed) << "still open after 20 s";
+    EXPECT_GE(took, std::chrono::seconds(9));
+    EXPECT_LT(took, std::chrono::seconds(15));
+    for (int i = 0; i < 250 && !contains(gw.log(), "event=connection.kex_timeout"); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(contains(gw.log(), "event=connection.kex_timeout")) << gw.log();
+}
+
 TEST(GatewayLimitsTest, PreAuthConnectionsCappedPerSource) {
     GatewayFixture gw;
     gw.start("[limits]\nmax_startups_per_source = 2\nmax_startups = 10\n");

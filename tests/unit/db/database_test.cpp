@@ -176,5 +176,28 @@ TEST_F(DatabaseTest, ConstraintViolationThrowsConstraintError) {
     EXPECT_THROW(addGroup(db, "ops"), ConstraintError);
 }
 
+// A writer that waited out its busy timeout gets BusyError (the gateway retries
+// those), and its transaction left nothing behind.
+TEST_F(DatabaseTest, WriteWhileAnotherWriterHoldsTheLockThrowsBusyError) {
+    auto holder = openNew();
+    auto waiter = Database::open(dir_, {.busyTimeout = std::chrono::milliseconds(50)});
+    ASSERT_TRUE(waiter) << waiter.error();
+    holder.exec("BEGIN EXCLUSIVE");
+    EXPECT_THROW(
+        {
+            Transaction tx(*waiter);
+            addGroup(*waiter, "ops");
+            tx.commit();
+        },
+        BusyError);
+    holder.exec("COMMIT");
+    {
+        Transaction tx(*waiter);
+        addGroup(*waiter, "ops");
+        tx.commit();
+    }
+    EXPECT_EQ(count(holder), 1);
+}
+
 }  // namespace
 }  // namespace portcullis::db
