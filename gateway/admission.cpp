@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <tuple>
 
 namespace portcullis::gateway {
 
@@ -23,6 +24,27 @@ std::string sourceBlock(std::string_view address) {
     return std::string(v6) + "/64";
 }
 
+std::optional<std::size_t> chooseEvictionVictim(const std::vector<EvictionCandidate>& candidates,
+                                                const std::map<std::string, int>& held,
+                                                const std::string& newcomer) {
+    const auto slotsOf = [&held](const std::string& source) {
+        const auto it = held.find(source);
+        return it == held.end() ? 0 : it->second;
+    };
+    const int mine = slotsOf(newcomer);
+    std::optional<std::size_t> best;
+    // Larger is a better victim: stalled first, then the busiest source, then the oldest.
+    const auto rank = [&](const EvictionCandidate& c) {
+        return std::tuple(!c.keyExchanged, slotsOf(c.source), ~c.id);
+    };
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        const auto& c = candidates[i];
+        if (c.source == newcomer || slotsOf(c.source) <= mine) continue;
+        if (!best || rank(c) > rank(candidates[*best])) best = i;
+    }
+    return best;
+}
+
 Admission::Ticket Admission::enter(const std::string& source) {
     const std::lock_guard lock(mutex_);
     auto& mine = perSource_[source];
@@ -35,21 +57,12 @@ Admission::Ticket Admission::enter(const std::string& source) {
     return Ticket(shared_from_this(), source);
 }
 
-std::optional<std::string> Admission::busiestSourceAbove(const std::string& source) {
+std::optional<std::map<std::string, int>> Admission::holdersIfOnlyFull(const std::string& source) {
     const std::lock_guard lock(mutex_);
     if (total_ < maxTotal_) return std::nullopt;
     const auto it = perSource_.find(source);
-    const int mine = it == perSource_.end() ? 0 : it->second;
-    if (mine >= maxPerSource_) return std::nullopt;  // refused for its own source's cap
-    std::optional<std::string> busiest;
-    int most = mine + 1;
-    for (const auto& [address, count] : perSource_) {
-        if (count > most) {
-            most = count;
-            busiest = address;
-        }
-    }
-    return busiest;
+    if (it != perSource_.end() && it->second >= maxPerSource_) return std::nullopt;
+    return perSource_;
 }
 
 Admission::Ticket Admission::enterInPlaceOf(const std::string& source) {

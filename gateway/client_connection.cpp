@@ -76,6 +76,7 @@ ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr
       peer_(std::move(peer)),
       ticket_(std::move(ticket)),
       id_(id),
+      admissionSource_(ticket_.source()),
       graceTimer_(strand_),
       kexTimer_(strand_),
       delayTimer_(strand_),
@@ -105,7 +106,9 @@ void ClientConnection::start() {
         ssh_set_blocking(s, 0);
         ssh_set_auth_methods(s, SSH_AUTH_METHOD_PUBLICKEY);
         self->watcher_ = std::make_unique<FdWatcher>(self->strand_, ssh_get_fd(s));
-        self->log_.info(
+        // The closing line names the source too: one line per connection at
+        // info, none for what a flood makes the gateway evict (counted instead).
+        self->log_.debug(
             "connection.accepted",
             {{"conn", self->id_}, {"source", self->peer_.address}, {"port", self->peer_.port}});
         self->graceTimer_.expires_after(self->config_.loginGraceTime);
@@ -119,7 +122,6 @@ void ClientConnection::start() {
             kKeyExchangeDeadline, self->config_.loginGraceTime));
         self->kexTimer_.async_wait([self](const boost::system::error_code& ec) {
             if (ec || self->phase_ != Phase::handshake) return;
-            self->log_.info("connection.kex_timeout", {{"conn", self->id_}});
             self->teardown("key exchange not finished in time");
         });
         self->step();
@@ -170,6 +172,7 @@ void ClientConnection::step() {
         if (!event_ || ssh_event_add_session(event_.get(), s) != SSH_OK)
             return teardown("cannot watch the session");
         phase_ = Phase::auth;
+        keyExchanged_ = true;
         kexTimer_.cancel();
         log_.debug("connection.kex_done", {{"conn", id_}});
     }
@@ -1262,9 +1265,12 @@ void ClientConnection::teardown(const std::string& why) {
     ticket_.release();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::steady_clock::now() - startedAt_);
-    log_.info(
-        "connection.closed",
-        {{"conn", id_}, {"reason", why}, {"duration_ms", static_cast<std::int64_t>(ms.count())}});
+    log_.log(why == kEvictedReason ? LogLevel::debug : LogLevel::info, "connection.closed",
+             {{"conn", id_},
+              {"source", peer_.address},
+              {"port", peer_.port},
+              {"reason", why},
+              {"duration_ms", static_cast<std::int64_t>(ms.count())}});
     closed_ = true;
 }
 

@@ -59,6 +59,9 @@ struct LiveSession {
     std::int64_t idleSeconds = 0;
 };
 
+// Why a connection was ended to give its pre-auth slot to another source.
+inline constexpr const char* kEvictedReason = "pre-auth slot given to another source";
+
 class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   public:
     ClientConnection(Services& services, Strand strand, SessionPtr session, PeerInfo peer,
@@ -76,6 +79,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     bool closed() const { return closed_.load(); }
     // Still before authentication (holding a pre-auth slot); any thread.
     bool preAuth() const { return !authenticated_.load() && !ending_.load() && !closed_.load(); }
+    // Key exchange done: a real client gets here within milliseconds; a
+    // stalled flood connection never does.
+    bool keyExchanged() const { return keyExchanged_.load(); }
+    // The source this connection's pre-auth slot counts against (sourceBlock).
+    const std::string& admissionSource() const { return admissionSource_; }
     const std::string& sourceAddress() const { return peer_.address; }
     std::uint64_t id() const { return id_; }
     // The live session this connection relays, as of its last second (any thread).
@@ -170,6 +178,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     Phase phase_ = Phase::handshake;
     std::atomic<bool> closed_{false};
     std::atomic<bool> authenticated_{false};
+    std::atomic<bool> keyExchanged_{false};
+    const std::string admissionSource_;
     std::atomic<bool> ending_{false};  // abort() was called
     std::chrono::steady_clock::time_point startedAt_ = std::chrono::steady_clock::now();
 

@@ -241,16 +241,11 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     auto ticket = admission_->enter(source);
     if (!ticket) ticket = makeRoomFor(source);
     if (!ticket) {
-        // At most one line a second under a flood (the rest are counted), so
-        // that a flood cannot drown the log or trip journald's rate limit.
-        ++refusedSinceLog_;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - lastRefusalLog_ >= std::chrono::seconds(1)) {
+        if (refusals_.due()) {
             log_.warn("connection.refused", {{"source", peer.address},
                                              {"reason", "too many unauthenticated connections"},
-                                             {"refused_since_last_line", refusedSinceLog_}});
-            refusedSinceLog_ = 0;
-            lastRefusalLog_ = now;
+                                             {"refused_since_last_line", refusals_.sinceLastLine}});
+            refusals_.sinceLastLine = 0;
         }
         return;  // the socket closes as it goes out of scope
     }
@@ -281,27 +276,35 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     connection->start();
 }
 
-// All pre-auth slots are taken but not by this source: the oldest stalled
-// connection of the source holding the most slots is ended to make room.
+// All pre-auth slots are taken, but not by this source's own cap: a stalled
+// connection of a source holding more slots may make room (chooseEvictionVictim).
 Admission::Ticket Server::makeRoomFor(const std::string& source) {
-    const auto busiest = admission_->busiestSourceAbove(source);
-    if (!busiest) return {};
-    std::shared_ptr<ClientConnection> victim;
+    const auto held = admission_->holdersIfOnlyFull(source);
+    if (!held) return {};
+    std::vector<std::shared_ptr<ClientConnection>> live;
+    std::vector<EvictionCandidate> candidates;
     {
         const std::lock_guard lock(connectionsMutex_);
         for (auto& w : connections_) {
             auto c = w.lock();
-            if (c && c->preAuth() && sourceBlock(c->sourceAddress()) == *busiest &&
-                (!victim || c->id() < victim->id()))
-                victim = std::move(c);
+            if (!c || !c->preAuth()) continue;
+            candidates.push_back({c->admissionSource(), c->keyExchanged(), c->id()});
+            live.push_back(std::move(c));
         }
     }
-    if (!victim) return {};
-    log_.info("connection.evicted", {{"conn", victim->id()},
-                                     {"source", *busiest},
-                                     {"for", source},
-                                     {"reason", "pre-auth slots full"}});
-    victim->abort("pre-auth slot given to another source");
+    const auto chosen = chooseEvictionVictim(candidates, *held, source);
+    if (!chosen) return {};
+    const auto& victim = live[*chosen];
+    if (evictions_.due()) {
+        log_.info("connection.evicted", {{"conn", victim->id()},
+                                         {"source", victim->sourceAddress()},
+                                         {"key_exchanged", victim->keyExchanged()},
+                                         {"for", source},
+                                         {"reason", "pre-auth slots full"},
+                                         {"evicted_since_last_line", evictions_.sinceLastLine}});
+        evictions_.sinceLastLine = 0;
+    }
+    victim->abort(kEvictedReason);
     return admission_->enterInPlaceOf(source);
 }
 

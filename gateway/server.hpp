@@ -74,9 +74,23 @@ class Server {
     std::unique_ptr<Services> services_;
     std::shared_ptr<Admission> admission_;
     std::uint64_t nextConnectionId_ = 1;
-    // Refused pre-auth connections (accept strand only): logged once a second.
-    std::uint64_t refusedSinceLog_ = 0;
-    std::chrono::steady_clock::time_point lastRefusalLog_{};
+    // At most one log line a second for what a flood makes happen a thousand
+    // times a second (the rest are counted), so that a flood can neither
+    // drown the log nor trip journald's rate limit. Accept strand only.
+    struct LogThrottle {
+        std::uint64_t sinceLastLine = 0;
+        std::chrono::steady_clock::time_point lastLine{};
+        // Counts one occurrence; true when it is time to log (then reset the count).
+        bool due() {
+            ++sinceLastLine;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - lastLine < std::chrono::seconds(1)) return false;
+            lastLine = now;
+            return true;
+        }
+    };
+    LogThrottle refusals_;
+    LogThrottle evictions_;
     std::atomic<bool> stopping_{false};
     bool aborted_ = false;
     std::chrono::steady_clock::time_point shutdownDeadline_;

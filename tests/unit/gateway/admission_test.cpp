@@ -44,31 +44,58 @@ TEST(AdmissionTest, CapsPerSourceAndOverAll) {
     EXPECT_TRUE(admission->enter("a")) << "a released slot is free again";
 }
 
-TEST(AdmissionTest, BusiestSourceMakesRoomOnlyForAnotherSource) {
-    auto admission = std::make_shared<Admission>(3, 3);
+TEST(AdmissionTest, HoldersAreReportedOnlyWhenTheOverallCapRefused) {
+    auto admission = std::make_shared<Admission>(3, 2);
     std::vector<Admission::Ticket> held;
     held.push_back(admission->enter("flood"));
     held.push_back(admission->enter("flood"));
+    EXPECT_EQ(admission->holdersIfOnlyFull("user"), std::nullopt) << "not full yet";
     held.push_back(admission->enter("user"));
     ASSERT_FALSE(admission->enter("newcomer"));
-    EXPECT_EQ(admission->busiestSourceAbove("newcomer"), "flood");
-    // The flood cannot evict its own connections, nor one source with as many.
-    EXPECT_EQ(admission->busiestSourceAbove("flood"), std::nullopt);
-    EXPECT_EQ(admission->busiestSourceAbove("user"), std::nullopt);
+    const auto holders = admission->holdersIfOnlyFull("newcomer");
+    ASSERT_TRUE(holders);
+    EXPECT_EQ(*holders, (std::map<std::string, int>{{"flood", 2}, {"user", 1}}));
+    // Refused by its own source's cap: nobody makes room for it.
+    EXPECT_EQ(admission->holdersIfOnlyFull("flood"), std::nullopt);
+    // A slot given in place of an evicted one; the evicted one's goes when it closes.
     auto extra = admission->enterInPlaceOf("newcomer");
     EXPECT_TRUE(extra);
-    held.erase(held.begin());  // the evicted connection goes
+    EXPECT_EQ(extra.source(), "newcomer");
+    held.erase(held.begin());
     extra.release();
     EXPECT_TRUE(admission->enter("other"));
 }
 
-TEST(AdmissionTest, NoEvictionBelowTheOverallCap) {
-    auto admission = std::make_shared<Admission>(10, 2);
-    auto a = admission->enter("flood");
-    auto b = admission->enter("flood");
-    EXPECT_FALSE(admission->enter("flood"));
-    EXPECT_EQ(admission->busiestSourceAbove("flood"), std::nullopt);
-    EXPECT_EQ(admission->busiestSourceAbove("user"), std::nullopt);
+using Held = std::map<std::string, int>;
+
+TEST(EvictionTest, ANewSourcePushesOutAStalledConnectionOfABusierSource) {
+    // A flood spread one connection per address: a user from a new address still gets in.
+    const std::vector<EvictionCandidate> candidates{
+        {"10.0.0.1", false, 1}, {"10.0.0.2", false, 2}, {"10.0.0.3", false, 3}};
+    const Held held{{"10.0.0.1", 1}, {"10.0.0.2", 1}, {"10.0.0.3", 1}};
+    EXPECT_EQ(chooseEvictionVictim(candidates, held, "192.0.2.9"), 0u) << "the oldest";
+    // A source cannot push out its equals (nor itself).
+    EXPECT_EQ(chooseEvictionVictim(candidates, held, "10.0.0.2"), std::nullopt);
+}
+
+TEST(EvictionTest, AConnectionPastKeyExchangeGoesLast) {
+    // The user's connection (id 1, oldest, key exchange done) stays; the flood's
+    // stalled one goes, even from a source holding fewer slots.
+    const std::vector<EvictionCandidate> candidates{
+        {"192.0.2.9", true, 1}, {"10.0.0.1", false, 5}, {"10.0.0.2", true, 2}};
+    const Held held{{"192.0.2.9", 3}, {"10.0.0.1", 2}, {"10.0.0.2", 2}};
+    EXPECT_EQ(chooseEvictionVictim(candidates, held, "198.51.100.1"), 1u);
+    // With nothing stalled, the busiest source's oldest goes.
+    const std::vector<EvictionCandidate> pastKex{{"10.0.0.2", true, 2}, {"192.0.2.9", true, 7}};
+    EXPECT_EQ(chooseEvictionVictim(pastKex, held, "198.51.100.1"), 1u);
+}
+
+TEST(EvictionTest, AmongStalledConnectionsTheBusiestSourceGoesFirst) {
+    const std::vector<EvictionCandidate> candidates{
+        {"10.0.0.1", false, 1}, {"10.0.0.2", false, 9}, {"10.0.0.2", false, 4}};
+    const Held held{{"10.0.0.1", 1}, {"10.0.0.2", 2}};
+    EXPECT_EQ(chooseEvictionVictim(candidates, held, "192.0.2.9"), 2u);
+    EXPECT_EQ(chooseEvictionVictim({}, held, "192.0.2.9"), std::nullopt);
 }
 
 }  // namespace
