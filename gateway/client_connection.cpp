@@ -306,14 +306,15 @@ void ClientConnection::runDb(std::function<R(DbContext&)> job,
         });
     };
     // The denied attempt goes into the chain through this connection's
-    // sequence, which retries while another writer holds the store.
-    auto auditFailure = [self, ifFailed](const std::string& error) {
+    // sequence, which retries while another writer holds the store. Runs on
+    // a store worker: it takes nothing from the connection but its sequence.
+    auto auditFailure = [self, ifFailed, account = auditName()](const std::string& error) {
         if (!ifFailed) return;
         auto details = ifFailed->details;
         details["result"] = "failure";
         details["reason"] = "store_unavailable";
         details["error"] = error;
-        self->fireDb([type = ifFailed->type, account = self->auditName(), peer = self->peer_,
+        self->fireDb([type = ifFailed->type, account, peer = self->peer_,
                       details = std::move(details)](DbContext& ctx) {
             auditEvent(ctx, type, account, peer, details);
         });

@@ -115,6 +115,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void runDb(std::function<R(DbContext&)> job, std::function<void(std::optional<R>)> done,
                std::optional<StoreFailureAudit> ifFailed = std::nullopt);
     // Store work in this connection's order; retried while the store is locked.
+    // Safe from any thread (a store worker queues the audit of a failed job).
     void fireDb(std::function<void(DbContext&)> job);
     // One line the client prints before its next authentication prompt.
     void tellClientDuringAuth(const std::string& line);
