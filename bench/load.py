@@ -740,17 +740,9 @@ def main():
     rig = LoadRig(a)
     rig.a.accounts = a.accounts
 
-    def on_alarm(signum, frame):
-        raise Deadline()
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt()
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(a.timeout)
+    pb.arm_deadline(a.timeout)
     started = time.time()
-    R = {"config": {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(a).items()},
-         "load_before": loadavg(), "nproc": os.cpu_count()}
+    R = {"config": pb.options_record(a), "load_before": loadavg(), "nproc": os.cpu_count()}
     rc = 0
     try:
         rig.setup_load(a.accounts)
@@ -812,13 +804,7 @@ def main():
         time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)), os.cpu_count(),
         R["load_before"], R["load_after"], R["elapsed_s"]))
     print("portcullisd scheduler autogroup: %s" % R.get("gateway_autogroup"))
-    print(text)
-    R["passed"] = ok and rc == 0
-    if a.json_out:
-        with open(a.json_out, "w") as f:
-            json.dump(R, f, indent=1, default=str)
-    print("RESULT: %s" % ("PASS" if R["passed"] else "FAIL"))
-    return 0 if R["passed"] else 1
+    return pb.print_verdict(R, text, ok, rc, a.json_out)
 
 
 if __name__ == "__main__":

@@ -54,6 +54,35 @@ def loadavg():
         return " ".join(f.read().split()[:3])
 
 
+def arm_deadline(seconds):
+    """After `seconds`, SIGALRM raises Deadline; SIGTERM raises KeyboardInterrupt, so that
+    a run that is stopped or too slow still cleans up what it started."""
+    def on_alarm(signum, frame):
+        raise Deadline()
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt()
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.signal(signal.SIGTERM, on_term)
+    signal.alarm(seconds)
+
+
+def options_record(a):
+    """The command-line options as they go into a results file."""
+    return {k: (sorted(v) if isinstance(v, set) else v) for k, v in vars(a).items()}
+
+
+def print_verdict(R, text, ok, rc, json_out):
+    """Prints the criteria table and the RESULT line, writes R to json_out; the exit status."""
+    print(text)
+    R["passed"] = ok and rc == 0
+    if json_out:
+        with open(json_out, "w") as f:
+            json.dump(R, f, indent=1, default=str)
+    print("RESULT: %s" % ("PASS" if R["passed"] else "FAIL"))
+    return 0 if R["passed"] else 1
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -738,18 +767,9 @@ def main():
             log("missing %s" % tool)
             return 1
     b = Bench(a)
-
-    def on_alarm(signum, frame):
-        raise Deadline()
-
-    def on_term(signum, frame):
-        raise KeyboardInterrupt()
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.signal(signal.SIGTERM, on_term)
-    signal.alarm(a.timeout)
+    arm_deadline(a.timeout)
     started = time.time()
-    b.results["config"] = {k: (sorted(v) if isinstance(v, set) else v)
-                           for k, v in vars(a).items()}
+    b.results["config"] = options_record(a)
     b.results["load_before"] = loadavg()
     rc = 0
     try:
