@@ -50,7 +50,8 @@ def read_until(fd, needle, deadline, buf=b""):
     return buf
 
 
-def measure(ssh_argv, samples, gap_ms, timeout, env=None, duration=None, keep_raw=False):
+def measure(ssh_argv, samples, gap_ms, timeout, env=None, duration=None, keep_raw=False,
+            sample_timeout=5.0):
     """SAMPLES keystrokes (or fewer: stops once DURATION seconds of sampling have passed);
     KEEP_RAW adds every sample (ms) as "raw_ms"."""
     argv = [ssh_argv[0], "-tt"] + ssh_argv[1:] + [REMOTE]
@@ -81,7 +82,7 @@ def measure(ssh_argv, samples, gap_ms, timeout, env=None, duration=None, keep_ra
             os.write(fd, b)
             got = b""
             while b not in got:
-                r, _, _ = select.select([fd], [], [], 5.0)
+                r, _, _ = select.select([fd], [], [], sample_timeout)
                 if not r or time.monotonic() > deadline_all:
                     raise TimeoutError("no echo for sample %d" % i)
                 chunk = os.read(fd, 64)
@@ -127,6 +128,9 @@ def main():
     ap.add_argument("--gap-ms", type=float, default=5.0)
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--duration", type=float, help="stop sampling after this many seconds")
+    ap.add_argument("--sample-timeout", type=float, default=5.0,
+                    help="seconds without the echo of one keystroke before the session "
+                         "counts as failed (a slower echo is measured)")
     ap.add_argument("--raw", action="store_true", help="add every sample as raw_ms")
     ap.add_argument("ssh", nargs=argparse.REMAINDER)
     a = ap.parse_args()
@@ -134,6 +138,7 @@ def main():
     if not ssh:
         ap.error("give the ssh command after --")
     print(json.dumps(measure(ssh, a.samples, a.gap_ms, a.timeout, duration=a.duration,
+                             sample_timeout=a.sample_timeout,
                              keep_raw=a.raw)))
 
 
