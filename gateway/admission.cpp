@@ -39,7 +39,7 @@ std::optional<std::size_t> chooseEvictionVictim(const std::vector<EvictionCandid
     };
     for (std::size_t i = 0; i < candidates.size(); ++i) {
         const auto& c = candidates[i];
-        if (c.source == newcomer || slotsOf(c.source) <= mine) continue;
+        if (slotsOf(c.source) <= mine) continue;  // the newcomer's own source included
         if (!best || rank(c) > rank(candidates[*best])) best = i;
     }
     return best;

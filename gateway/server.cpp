@@ -241,11 +241,10 @@ void Server::onAccept(boost::asio::ip::tcp::socket socket) {
     auto ticket = admission_->enter(source);
     if (!ticket) ticket = makeRoomFor(source);
     if (!ticket) {
-        if (refusals_.due()) {
+        if (const auto count = refusals_.due()) {
             log_.warn("connection.refused", {{"source", peer.address},
                                              {"reason", "too many unauthenticated connections"},
-                                             {"refused_since_last_line", refusals_.sinceLastLine}});
-            refusals_.sinceLastLine = 0;
+                                             {"refused_since_last_line", *count}});
         }
         return;  // the socket closes as it goes out of scope
     }
@@ -295,14 +294,13 @@ Admission::Ticket Server::makeRoomFor(const std::string& source) {
     const auto chosen = chooseEvictionVictim(candidates, *held, source);
     if (!chosen) return {};
     const auto& victim = live[*chosen];
-    if (evictions_.due()) {
+    if (const auto count = evictions_.due()) {
         log_.info("connection.evicted", {{"conn", victim->id()},
                                          {"source", victim->sourceAddress()},
                                          {"key_exchanged", victim->keyExchanged()},
                                          {"for", source},
                                          {"reason", "pre-auth slots full"},
-                                         {"evicted_since_last_line", evictions_.sinceLastLine}});
-        evictions_.sinceLastLine = 0;
+                                         {"evicted_since_last_line", *count}});
     }
     victim->abort(kEvictedReason);
     return admission_->enterInPlaceOf(source);

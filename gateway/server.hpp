@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "common/result.hpp"
@@ -80,13 +82,14 @@ class Server {
     struct LogThrottle {
         std::uint64_t sinceLastLine = 0;
         std::chrono::steady_clock::time_point lastLine{};
-        // Counts one occurrence; true when it is time to log (then reset the count).
-        bool due() {
+        // Counts one occurrence; when it is time to log, the count to log
+        // (this one included), and counting starts over.
+        std::optional<std::uint64_t> due() {
             ++sinceLastLine;
             const auto now = std::chrono::steady_clock::now();
-            if (now - lastLine < std::chrono::seconds(1)) return false;
+            if (now - lastLine < std::chrono::seconds(1)) return std::nullopt;
             lastLine = now;
-            return true;
+            return std::exchange(sinceLastLine, 0);
         }
     };
     LogThrottle refusals_;
