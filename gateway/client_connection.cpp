@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "common/host_name.hpp"
 #include "common/ssh_public_key.hpp"
 #include "gateway/ssh_message_access.hpp"
 
@@ -22,6 +23,8 @@ constexpr int kMaxPollRounds = 64;
 // login grace time, so stalled slots turn over quickly under a flood.
 constexpr auto kKeyExchangeDeadline = std::chrono::seconds(10);
 constexpr const char* kPrompt = "Verification code: ";
+// Re-checks in a row that the store could not answer before a connection is ended.
+constexpr int kMaxRecheckMisses = 3;
 constexpr const char* kStoreUnavailable =
     "portcullis: the gateway cannot use its store right now; try again in a minute";
 
@@ -84,6 +87,8 @@ ClientConnection::ClientConnection(Services& services, Strand strand, SessionPtr
       closingTimer_(strand_),
       limitTimer_(strand_),
       menuTimer_(strand_),
+      recheckTimer_(strand_),
+      unusedTimer_(strand_),
       session_ssh_(std::move(session)) {
     dbSequence_ = std::make_shared<DbSequence>(services.db, services.log);
 }
@@ -252,6 +257,7 @@ void ClientConnection::step() {
         closeReason_ = "flow control violation";
         return teardown(closeReason_);
     }
+    watchUnused();
 
     if (phase_ == Phase::closing) {
         // Channels were told why and closed: let the client read that and
@@ -413,9 +419,10 @@ void ClientConnection::handleAuth(MessagePtr msg) {
         default: {
             // password, hostbased, gssapi: never succeed; they count as attempts.
             const int method = ssh_message_subtype(msg.get());
-            const char* name = method == SSH_AUTH_METHOD_PASSWORD    ? "password"
-                               : method == SSH_AUTH_METHOD_HOSTBASED ? "hostbased"
-                                                                     : "other";
+            const char* name = method == SSH_AUTH_METHOD_PASSWORD     ? "password"
+                               : method == SSH_AUTH_METHOD_HOSTBASED  ? "hostbased"
+                               : method == SSH_AUTH_METHOD_GSSAPI_MIC ? "gssapi"
+                                                                      : "other";
             return refuseMethod(std::move(msg), std::string("auth.") + name, name,
                                 "method_not_allowed");
         }
@@ -473,16 +480,26 @@ void ClientConnection::handlePublicKey(MessagePtr msg) {
     const std::string account = auditName();
     heldMessage_ = std::move(msg);
     busy_ = true;
-    runDb<bool>(
+    // The account's id is kept with the key, so that a later re-check tells
+    // this account from a new one of the same name.
+    runDb<std::optional<std::int64_t>>(
         [account, blob, type, fingerprint, peer = peer_](DbContext& ctx) {
-            return checkPublicKey(ctx, account, blob, type, fingerprint, peer);
+            std::optional<std::int64_t> id;
+            if (checkPublicKey(ctx, account, blob, type, fingerprint, peer)) {
+                const auto found = db::Accounts(ctx.db).find(account);
+                id = found ? found->id : 0;
+            }
+            return id;
         },
-        [this, asked, fingerprint](std::optional<bool> ok) {
+        [this, asked, blob, fingerprint](std::optional<std::optional<std::int64_t>> id) {
             busy_ = false;
             MessagePtr m = std::move(heldMessage_);
-            if (!ok) tellClientDuringAuth(kStoreUnavailable);
-            if (ok && *ok && spec_) {
+            if (!id) tellClientDuringAuth(kStoreUnavailable);
+            if (id && *id && spec_) {
                 publicKeyDone_ = true;
+                keyBlob_ = blob;
+                keyFingerprint_ = fingerprint;
+                accountId_ = **id;
                 log_.info("auth.publickey", {{"conn", id_},
                                              {"account", auditName()},
                                              {"result", "success"},
@@ -575,7 +592,12 @@ void ClientConnection::authenticated(MessagePtr msg) {
     authenticated_ = true;
     graceTimer_.cancel();
     ticket_.release();
+    {
+        const std::lock_guard lock(accountMutex_);
+        authenticatedAccount_ = auditName();
+    }
     log_.info("auth.success", {{"conn", id_}, {"account", auditName()}, {"source", peer_.address}});
+    scheduleRecheck();
 }
 
 void ClientConnection::handleChannelOpen(MessagePtr msg) {
@@ -600,13 +622,28 @@ void ClientConnection::handleChannelOpen(MessagePtr msg) {
 void ClientConnection::openForward(MessagePtr msg) {
     const char* host = ssh_message_channel_request_open_destination(msg.get());
     const char* origin = ssh_message_channel_request_open_originator(msg.get());
-    ChannelBridge::Forward destination{host ? printable(host) : std::string(),
+    // The destination is used whole or not at all: a name cut to fit would be another host.
+    const std::string wanted = host ? host : "";
+    ChannelBridge::Forward destination{wanted,
                                        ssh_message_channel_request_open_destination_port(msg.get()),
                                        origin ? printable(origin) : std::string(),
                                        ssh_message_channel_request_open_originator_port(msg.get())};
-    if (!spec_ || spec_->target.empty() || destination.host.empty() || destination.port <= 0 ||
-        destination.port > 65535) {
-        log_.info("channel.refused", {{"conn", id_}, {"kind", "direct-tcpip"}});
+    const bool validDestination =
+        isValidHostName(wanted) && destination.port > 0 && destination.port <= 65535;
+    if (!spec_ || spec_->target.empty() || !validDestination) {
+        const std::string why = !validDestination ? "invalid destination" : "no target chosen";
+        log_.info("channel.refused", {{"conn", id_}, {"kind", "direct-tcpip"}, {"reason", why}});
+        if (!validDestination) {
+            fireDb([account = auditName(), peer = peer_, shown = printable(wanted),
+                    length = wanted.size(), port = destination.port](DbContext& ctx) {
+                auditEvent(ctx, "forward.refused", account, peer,
+                           {{"account", account},
+                            {"destination", shown},
+                            {"destination_length", length},
+                            {"destination_port", port},
+                            {"reason", "invalid destination"}});
+            });
+        }
         ssh_message_reply_default(msg.get());
         return;
     }
@@ -628,7 +665,7 @@ void ClientConnection::openForward(MessagePtr msg) {
                        {"channel", "forward"},
                        {"destination", destination.host + ":" + std::to_string(destination.port)},
                        {"allowed", allowed}});
-            if (!allowed) {
+            if (!allowed || boundElsewhere(*outcome)) {
                 ssh_message_reply_default(held->get());
                 return;
             }
@@ -639,12 +676,6 @@ void ClientConnection::openForward(MessagePtr msg) {
             bridge->forwardTo(destination);
             const auto bridgeId = nextBridgeId_++;
             bridges_.push_back(Slot{bridgeId, std::move(bridge)});
-            if (!grantId_) {
-                grantId_ = outcome->decision.grantId;
-                maxSession_ = outcome->decision.maxSession;
-                idleTimeout_ = outcome->decision.idleTimeout;
-                endsBy_ = outcome->decision.endsBy;
-            }
             fireDb([account = request.account, peer = peer_, target = request.target,
                     destination](DbContext& ctx) {
                 auditEvent(ctx, "forward.open", account, peer,
@@ -655,8 +686,7 @@ void ClientConnection::openForward(MessagePtr msg) {
                             {"originator", destination.originHost},
                             {"originator_port", destination.originPort}});
             });
-            if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
-            allowed_.push_back(bridgeId);
+            admit(bridgeId, *outcome);
         },
         StoreFailureAudit{"policy.decision", policyFailureDetails(request)});
 }
@@ -780,16 +810,37 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
                                    " as " + where,
                                1);
             }
-            if (!grantId_) {
-                grantId_ = outcome->decision.grantId;
-                maxSession_ = outcome->decision.maxSession;
-                idleTimeout_ = outcome->decision.idleTimeout;
-                endsBy_ = outcome->decision.endsBy;
-            }
-            if (!upstream_) startUpstream(*outcome->target, outcome->decision.login);
-            allowed_.push_back(bridgeId);
+            if (auto other = boundElsewhere(*outcome)) return b->deny(*other, 1);
+            admit(bridgeId, *outcome);
         },
         StoreFailureAudit{"policy.decision", policyFailureDetails(request)});
+}
+
+// One connection reaches one target with one login (the first allowed
+// decision connects the upstream): a decision that names another is refused,
+// so that no channel ever runs on a target its decision did not name.
+std::optional<std::string> ClientConnection::boundElsewhere(const AccessOutcome& outcome) const {
+    if (!upstream_ || !outcome.target) return std::nullopt;
+    if (upstream_->target().name == outcome.target->name &&
+        upstream_->login() == outcome.decision.login) {
+        return std::nullopt;
+    }
+    return "this connection already goes to " + upstream_->login() + "@" +
+           upstream_->target().name + "; open a new connection for " + outcome.decision.login +
+           "@" + outcome.target->name;
+}
+
+// An allowed channel: the first decision gives the session its limits
+// (SPEC §5) and connects the upstream; the channel waits for it.
+void ClientConnection::admit(std::uint64_t bridgeId, const AccessOutcome& outcome) {
+    if (!grantId_) {
+        grantId_ = outcome.decision.grantId;
+        maxSession_ = outcome.decision.maxSession;
+        idleTimeout_ = outcome.decision.idleTimeout;
+        endsBy_ = outcome.decision.endsBy;
+    }
+    if (!upstream_) startUpstream(*outcome.target, outcome.decision.login);
+    allowed_.push_back(Allowed{bridgeId, outcome.target->name, outcome.decision.login});
 }
 
 std::string ClientConnection::menuText() const {
@@ -838,8 +889,28 @@ void ClientConnection::menuChoice(std::uint64_t bridgeId, const std::string& lin
                            "\r\nTarget (number or name, q to quit): ");
     }
     menuTimer_.cancel();
-    // The choice is the connection's target from now on, as if it had been
-    // named in the user name; the policy decides as usual.
+    // The first choice is the connection's target from then on, as if it had
+    // been named in the user name; a second menu (another pty channel opened
+    // before the first choice) may only confirm it.
+    if (!spec_->target.empty() && spec_->target != *target) {
+        log_.info("policy.decision", {{"conn", id_},
+                                      {"account", spec_->account},
+                                      {"target", *target},
+                                      {"allowed", false},
+                                      {"reason", "connection bound to " + spec_->target}});
+        fireDb([account = spec_->account, peer = peer_, chosen = *target,
+                bound = spec_->target](DbContext& ctx) {
+            auditEvent(ctx, "policy.decision", account, peer,
+                       {{"account", account},
+                        {"target", chosen},
+                        {"channel", "shell"},
+                        {"allowed", false},
+                        {"reasons", {"this connection already goes to " + bound}}});
+        });
+        return b->deny("this connection already goes to " + spec_->target +
+                           "; open a new connection for " + *target,
+                       1);
+    }
     spec_->target = *target;
     b->leaveMenu();
     requestAccess(bridgeId);
@@ -870,9 +941,17 @@ void ClientConnection::advanceUpstream() {
 
     if (upstream_->state() == Upstream::State::ready) {
         upstreamTimer_.cancel();
-        for (const auto id : allowed_) {
-            ChannelBridge* b = findBridge(id);
+        for (const auto& allowed : allowed_) {
+            ChannelBridge* b = findBridge(allowed.bridgeId);
             if (!b || b->stage() != ChannelBridge::Stage::deciding) continue;
+            // Never run a channel on a target its decision did not name.
+            if (allowed.target != upstream_->target().name || allowed.login != upstream_->login()) {
+                log_.error("policy.target_mismatch", {{"conn", id_},
+                                                      {"decided", allowed.target},
+                                                      {"upstream", upstream_->target().name}});
+                b->deny("this connection already goes to " + upstream_->target().name, 1);
+                continue;
+            }
             if (!session_) startSessionRow(db::channelName(b->kind()));
             auto recorder = makeRecorder(*b, ++recordedChannels_);
             auto sealed = sealRecording(*recorder);
@@ -912,8 +991,8 @@ void ClientConnection::advanceUpstream() {
             ? upstream_->failureMessage()
             : "cannot reach target " + upstream_->target().name +
                   (failure == Upstream::Failure::timeout ? " (timed out)" : " (connection failed)");
-    for (const auto id : allowed_) {
-        if (ChannelBridge* b = findBridge(id)) b->deny(message, mismatch ? 1 : 255);
+    for (const auto& allowed : allowed_) {
+        if (ChannelBridge* b = findBridge(allowed.bridgeId)) b->deny(message, mismatch ? 1 : 255);
     }
     allowed_.clear();
     for (auto& slot : bridges_) {
@@ -941,7 +1020,7 @@ void ClientConnection::startSessionRow(const std::string& channel) {
                                 {"login", start.login},
                                 {"target", start.target}});
     fireDb([start, channel](DbContext& ctx) { startSession(ctx, start, channel); });
-    sessionStarted_ = lastInput_ = lastRecheck_ = std::chrono::steady_clock::now();
+    sessionStarted_ = lastInput_ = std::chrono::steady_clock::now();
     checkLimits();
 }
 
@@ -1053,10 +1132,9 @@ void ClientConnection::checkLimits() {
         return endForLimit("idle", "session idle for " + formatDuration(idleTimeout_),
                            "session.idle");
     }
-    if (!recheckBusy_ && now - lastRecheck_ >= config_.recheckInterval) recheckAccess();
     publishLive();
-    // Sleep until something is due (a notice, the end, the idle deadline, the
-    // next re-check) instead of ticking: idle sessions cost no CPU.
+    // Sleep until something is due (a notice, the end, the idle deadline)
+    // instead of ticking: idle sessions cost no CPU.
     auto next = now + kLivePublishInterval;
     if (maxSession_.count() > 0 || endsBy_) {
         auto exact = sessionStarted_ + maxSession_ - now;
@@ -1069,7 +1147,6 @@ void ClientConnection::checkLimits() {
             if (mark > now) next = std::min(next, mark);
     }
     if (idleTimeout_.count() > 0) next = std::min(next, lastInput_ + idleTimeout_);
-    next = std::min(next, lastRecheck_ + config_.recheckInterval);
     limitTimer_.expires_at(std::max(next, now + std::chrono::milliseconds(20)));
     limitTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->phase_ == Phase::closed) return;
@@ -1161,48 +1238,131 @@ void ClientConnection::publishLive() {
     live_ = std::move(live);
 }
 
+std::string ClientConnection::account() const {
+    const std::lock_guard lock(accountMutex_);
+    return authenticatedAccount_;
+}
+
+void ClientConnection::recheckNow() {
+    post([self = shared_from_this()] {
+        if (self->phase_ != Phase::open) return;
+        self->recheckTimer_.cancel();
+        self->recheckAccess();
+        self->step();
+    });
+}
+
+void ClientConnection::scheduleRecheck() {
+    // After a miss the store is asked again sooner (three misses end it).
+    const auto wait = recheckMisses_ == 0 ? config_.recheckInterval
+                                          : std::clamp<Seconds>(config_.recheckInterval / 3,
+                                                                Seconds(1), Seconds(10));
+    recheckTimer_.expires_after(wait);
+    recheckTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+        if (ec || self->phase_ != Phase::open) return;
+        self->recheckAccess();
+        self->step();
+    });
+}
+
 // Grants can be revoked, expire or leave their window, and accounts can be
-// disabled or locked while a session runs: every channel kind in use is
-// decided again, on a store worker, with the session's account, login and target.
+// disabled, removed, lose the key or the TOTP enrollment they logged in with,
+// while a connection lives, with or without a session open: all of it is
+// decided again, on a store worker, every recheck interval. A failure
+// lock-out does not end what is already open (only an administrator does).
 void ClientConnection::recheckAccess() {
-    if (!session_) return;
-    std::vector<db::Channel> kinds;
-    for (auto& slot : bridges_) {
-        if (slot.bridge->finished()) continue;
-        const auto kind = slot.bridge->kind();
-        if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    if (recheckBusy_) {
+        recheckAgain_ = true;
+        return;
     }
-    if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
+    LiveCheck check{spec_ ? spec_->account : std::string(), accountId_, keyBlob_, keyFingerprint_,
+                    std::nullopt};
+    if (session_) {
+        std::vector<db::Channel> kinds;
+        for (auto& slot : bridges_) {
+            if (slot.bridge->finished()) continue;
+            const auto kind = slot.bridge->kind();
+            if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+        }
+        if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
+        check.session = LiveCheck::Session{session_->login, session_->target, std::move(kinds)};
+    }
     recheckBusy_ = true;
-    lastRecheck_ = std::chrono::steady_clock::now();
-    const auto& s = *session_;
     runDb<std::vector<std::string>>(
-        [kinds, account = s.account, login = s.login, target = s.target,
-         ceiling = config_.ceiling](DbContext& ctx) {
-            std::vector<std::string> reasons;
-            db::Policy policy(ctx.db);
-            for (const auto kind : kinds) {
-                const auto decision = policy.decide(
-                    db::AccessRequest{account, login, target, kind, systemNow()}, ceiling);
-                if (decision.allowed) continue;
-                reasons.insert(reasons.end(), decision.reasons.begin(), decision.reasons.end());
-                if (reasons.empty()) reasons.push_back("no grant allows this session any more");
-            }
-            return reasons;
+        [check, ceiling = config_.ceiling](DbContext& ctx) {
+            return recheckLive(ctx, check, ceiling);
         },
         [this](std::optional<std::vector<std::string>> reasons) {
             recheckBusy_ = false;
+            if (phase_ != Phase::open) return;
             if (!reasons) {
-                // The store could not answer: try again at the next interval.
-                log_.warn("session.recheck_failed", {{"conn", id_}});
-                return;
+                // The store could not answer: asked again soon; three misses
+                // in a row end the connection (fail closed).
+                ++recheckMisses_;
+                log_.warn("session.recheck_failed", {{"conn", id_}, {"misses", recheckMisses_}});
+                if (recheckMisses_ >= kMaxRecheckMisses) {
+                    return endAccess("recheck_failed",
+                                     "the gateway could not re-check access " +
+                                         std::to_string(recheckMisses_) + " times in a row",
+                                     {});
+                }
+            } else {
+                recheckMisses_ = 0;
+                if (!reasons->empty()) {
+                    std::string text;
+                    for (const auto& r : *reasons) text += (text.empty() ? "" : "; ") + r;
+                    return endAccess("revoked", "access revoked: " + text, *reasons);
+                }
             }
-            if (reasons->empty() || phase_ != Phase::open || !session_) return;
-            std::string text;
-            for (const auto& r : *reasons) text += (text.empty() ? "" : "; ") + r;
-            endLive("revoked", "access revoked: " + text, "session.revoked",
-                    "access revoked: " + text, {{"reasons", *reasons}}, auditName());
+            if (std::exchange(recheckAgain_, false)) return recheckAccess();
+            scheduleRecheck();
         });
+}
+
+// The end of a connection whose re-check failed: the live session, if any,
+// is ended as revoked (session.revoked / session.recheck_failed), a
+// connection without one is closed (connection.revoked / .recheck_failed).
+void ClientConnection::endAccess(const std::string& what, const std::string& reason,
+                                 const std::vector<std::string>& reasons) {
+    if (session_) {
+        return endLive("revoked", reason, "session." + what, reason, {{"reasons", reasons}},
+                       auditName());
+    }
+    log_.info("connection." + what, {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
+    fireDb([type = "connection." + what, account = auditName(), peer = peer_, reason,
+            reasons](DbContext& ctx) {
+        auditEvent(ctx, type, account, peer,
+                   {{"account", account}, {"reason", reason}, {"reasons", reasons}});
+    });
+    for (auto& slot : bridges_) slot.bridge->deny(reason, 255);
+    disconnect(reason);
+}
+
+// Watched from each step: the timer runs while the connection has no channel.
+void ClientConnection::watchUnused() {
+    const bool unused = phase_ == Phase::open && bridges_.empty() && pendingForwards_ == 0;
+    if (unused == unusedWatched_) return;
+    unusedWatched_ = unused;
+    ++unusedGeneration_;
+    if (!unused) {
+        unusedTimer_.cancel();
+        return;
+    }
+    unusedTimer_.expires_after(config_.unusedConnectionTimeout);
+    unusedTimer_.async_wait([self = shared_from_this(),
+                             generation = unusedGeneration_](const boost::system::error_code& ec) {
+        if (ec || generation != self->unusedGeneration_ || self->phase_ != Phase::open) return;
+        const std::string reason = "no channel open for " +
+                                   formatDuration(self->config_.unusedConnectionTimeout) +
+                                   "; connection closed";
+        self->log_.info("connection.unused", {{"conn", self->id_}, {"account", self->auditName()}});
+        self->fireDb([account = self->auditName(), peer = self->peer_, reason](DbContext& ctx) {
+            auditEvent(ctx, "connection.unused", account, peer,
+                       {{"account", account}, {"reason", reason}});
+        });
+        self->disconnect(reason);
+        self->step();
+    });
 }
 
 void ClientConnection::finishSessionRow(const std::string& status, const std::string& reason) {
@@ -1254,6 +1414,8 @@ void ClientConnection::teardown(const std::string& why) {
     closingTimer_.cancel();
     limitTimer_.cancel();
     menuTimer_.cancel();
+    recheckTimer_.cancel();
+    unusedTimer_.cancel();
     finishSessionRow(why == "flow control violation" ? "failed" : "closed", why);
     heldMessage_.reset();
     // Channels before their sessions; watchers let go of descriptors before

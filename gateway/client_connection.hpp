@@ -91,6 +91,12 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // An administrator's `session kill`: ends the session `sessionId` if this
     // connection relays it (posted to the strand); false if it does not.
     bool kill(const std::string& sessionId, const std::string& by);
+    // The authenticated account ("" before both factors; any thread).
+    std::string account() const;
+    // An administrator changed `account` (disabled, key or TOTP removed,
+    // grant revoked): re-check this connection now instead of at the next
+    // interval (posted to the strand).
+    void recheckNow();
 
   private:
     enum class Phase { handshake, auth, open, closing, closed };
@@ -142,6 +148,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::string menuText() const;
     void startMenuTimer(std::uint64_t bridgeId);
     void menuChoice(std::uint64_t bridgeId, const std::string& line);
+    std::optional<std::string> boundElsewhere(const AccessOutcome& outcome) const;
+    void admit(std::uint64_t bridgeId, const AccessOutcome& outcome);
     void startUpstream(const db::Target& target, const std::string& login);
     void advanceUpstream();
     void startSessionRow(const std::string& channel);
@@ -159,8 +167,16 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // event `auditType` is written (by `actor`), the row gets `status`.
     void endLive(const std::string& status, const std::string& reason, const std::string& auditType,
                  const std::string& notice, nlohmann::json details, const std::string& actor);
-    // Re-evaluates the policy decision of the live session off the strand (SPEC §5).
+    // Every recheckInterval from authentication on, and at once on recheckNow():
+    // the account (enabled, key still registered, TOTP still enrolled) and the
+    // live session's policy decision, off the strand (SPEC §5).
+    void scheduleRecheck();
     void recheckAccess();
+    void endAccess(const std::string& what, const std::string& reason,
+                   const std::vector<std::string>& reasons);
+    // An authenticated connection with no open channel is closed after
+    // unusedConnectionTimeout (a parked ControlMaster does not live forever).
+    void watchUnused();
     void publishLive();
 
     // Endings.
@@ -193,6 +209,12 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     bool rerunPosted_ = false;
     bool lingerForClient_ = false;  // a store job or a failure delay holds the next message back
     std::string closeReason_;
+    // What the first factor proved: re-checked while the connection lives.
+    std::string keyBlob_;
+    std::string keyFingerprint_;
+    std::optional<std::int64_t> accountId_;
+    mutable std::mutex accountMutex_;
+    std::string authenticatedAccount_;  // guarded by accountMutex_
 
     // Session.
     std::optional<db::SessionStart> session_;
@@ -203,7 +225,13 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::shared_ptr<DbSequence> dbSequence_;
     std::uint64_t bytesIn_ = 0;
     std::uint64_t bytesOut_ = 0;
-    std::vector<std::uint64_t> allowed_;  // bridges allowed, waiting for the upstream
+    // Bridges allowed, waiting for the upstream, with what their decision named.
+    struct Allowed {
+        std::uint64_t bridgeId;
+        std::string target;
+        std::string login;
+    };
+    std::vector<Allowed> allowed_;
     std::optional<std::int64_t> grantId_;
     // Limits of the decision that opened the session (SPEC §5).
     Seconds maxSession_{0};
@@ -216,8 +244,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     bool limitReached_ = false;
     bool upstreamFailureAudited_ = false;
     bool draining_ = false;
-    std::chrono::steady_clock::time_point lastRecheck_;
     bool recheckBusy_ = false;
+    bool recheckAgain_ = false;                  // recheckNow() arrived while one was running
+    int recheckMisses_ = 0;                      // re-checks in a row the store could not answer
+    bool unusedWatched_ = false;                 // the unused-connection timer runs
+    std::uint64_t unusedGeneration_ = 0;         // tells a stale expiry from the current one
     std::optional<db::Channel> sessionChannel_;  // the channel that opened the session
     mutable std::mutex liveMutex_;
     std::optional<LiveSession> live_;  // guarded by liveMutex_
@@ -230,6 +261,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     boost::asio::steady_timer closingTimer_;
     boost::asio::steady_timer limitTimer_;
     boost::asio::steady_timer menuTimer_;
+    boost::asio::steady_timer recheckTimer_;
+    boost::asio::steady_timer unusedTimer_;
 
     // libssh owners, in dependency order (destroyed bottom-up): the session,
     // its event, the watcher over its descriptor, the upstream, then the channels.

@@ -47,8 +47,7 @@ Result<void> checkSubset(std::string_view list, const std::set<std::string>& all
 
 const std::set<std::string> kAllowedKex{"curve25519-sha256", "curve25519-sha256@libssh.org"};
 const std::set<std::string> kAllowedHostKey{"ssh-ed25519"};
-// aes*-ctr (with an encrypt-then-MAC) is never offered by default; an operator
-// may add it for clients without AEAD ciphers (paramiko 2.12).
+// aes*-ctr is offered only with the encrypt-then-MAC MACs below (ssh-audit rates them clean).
 const std::set<std::string> kAllowedCiphers{"aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
                                             "chacha20-poly1305@openssh.com", "aes256-ctr",
                                             "aes128-ctr"};
@@ -118,17 +117,25 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
             return {};
         };
     };
-    auto durSetter = [](Seconds& field) -> Setter {
-        return [&field](std::string_view v) -> Result<void> {
-            auto d = parseDuration(v);
+    // A zero limit, lock-out or window would switch its control off (SPEC §10): refused.
+    auto positiveDuration = [](std::string_view v) -> Result<Seconds> {
+        auto d = parseDuration(v);
+        if (!d) return makeError(d.error());
+        if (d->count() <= 0)
+            return makeError("must be more than 0s (a zero value would switch this control off)");
+        return *d;
+    };
+    auto durSetter = [positiveDuration](Seconds& field) -> Setter {
+        return [&field, positiveDuration](std::string_view v) -> Result<void> {
+            auto d = positiveDuration(v);
             if (!d) return makeError(d.error());
             field = *d;
             return {};
         };
     };
-    auto optDurSetter = [](std::optional<Seconds>& field) -> Setter {
-        return [&field](std::string_view v) -> Result<void> {
-            auto d = parseDuration(v);
+    auto optDurSetter = [positiveDuration](std::optional<Seconds>& field) -> Setter {
+        return [&field, positiveDuration](std::string_view v) -> Result<void> {
+            auto d = positiveDuration(v);
             if (!d) return makeError(d.error());
             field = *d;
             return {};
@@ -160,12 +167,13 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
         {"limits.max_startups_per_source", intSetter(maxStartupsPerSource, 1, 100000)},
         {"limits.max_channels", intSetter(maxChannels, 1, 100)},
         {"limits.upstream_timeout", durSetter(upstreamTimeout)},
-        {"limits.auth_failure_delay_ms", intSetter(delayMs, 0, 10000)},
+        {"limits.auth_failure_delay_ms", intSetter(delayMs, 1, 10000)},
         {"limits.buffer_high_watermark", intSetter(high, static_cast<long long>(kMinBufferHigh),
                                                    static_cast<long long>(kMaxBufferHigh))},
         {"limits.max_session", optDurSetter(ceiling.maxSession)},
         {"limits.idle_timeout", optDurSetter(ceiling.idleTimeout)},
         {"limits.recheck_interval", durSetter(recheckInterval)},
+        {"limits.unused_connection_timeout", durSetter(unusedConnectionTimeout)},
         {"lockout.max_failures", intSetter(guard.maxFailures, 1, 1000)},
         {"lockout.lockout", durSetter(guard.lockout)},
         {"lockout.max_source_failures", intSetter(guard.maxSourceFailures, 1, 100000)},

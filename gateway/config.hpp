@@ -37,13 +37,20 @@ inline constexpr Seconds kDrainTimeout{5};  // SIGTERM: time to say goodbye
 // a revoked or expired grant ends them within one minute).
 inline constexpr Seconds kDefaultRecheckInterval{30};
 inline constexpr Seconds kMaxRecheckInterval{30};
+// An authenticated connection with no open channel is closed after this
+// (OpenSSH's UnusedConnectionTimeout): one code does not keep a parked
+// ControlMaster connection alive for days.
+inline constexpr Seconds kDefaultUnusedConnectionTimeout{15 * 60};
 // How fresh `session list --active` figures (bytes, idle time) are at most.
 inline constexpr Seconds kLivePublishInterval{5};
 
 inline constexpr const char* kDefaultKex = "curve25519-sha256,curve25519-sha256@libssh.org";
 inline constexpr const char* kDefaultHostKeyAlgorithms = "ssh-ed25519";
+// The AEAD ciphers first; aes*-ctr (always with an encrypt-then-MAC) for
+// clients without them (paramiko 2.12: Fabric, Ansible, Netmiko).
 inline constexpr const char* kDefaultCiphers =
-    "aes256-gcm@openssh.com,aes128-gcm@openssh.com,chacha20-poly1305@openssh.com";
+    "aes256-gcm@openssh.com,aes128-gcm@openssh.com,chacha20-poly1305@openssh.com,aes256-ctr,"
+    "aes128-ctr";
 inline constexpr const char* kDefaultMacs =
     "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
 inline constexpr const char* kServerBanner = "Portcullis";
@@ -66,6 +73,7 @@ struct Config {
     std::size_t bufferHigh = kDefaultBufferHigh;
     db::LimitCeiling ceiling;  // max_session / idle_timeout ceilings
     Seconds recheckInterval = kDefaultRecheckInterval;
+    Seconds unusedConnectionTimeout = kDefaultUnusedConnectionTimeout;
     // [lockout]
     db::GuardConfig guard;
     // [algorithms]

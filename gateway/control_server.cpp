@@ -212,6 +212,20 @@ json ControlServer::handle(const std::string& line) const {
         log_.info("control.kill", {{"session", id}, {"by", printable}});
         return {{"ok", true}};
     }
+    if (op == "recheck") {
+        // An administrator changed an account or a grant: the connections it
+        // concerns decide again now, not at their next interval.
+        std::string account;
+        if (request.contains("account")) {
+            if (!request["account"].is_string() || request["account"].get<std::string>().empty())
+                return failure("bad request: recheck takes an account name");
+            account = request["account"].get<std::string>().substr(0, 256);
+        }
+        const int connections = handlers_.recheck(account);
+        log_.info("control.recheck",
+                  {{"account", account.empty() ? "*" : account}, {"connections", connections}});
+        return {{"ok", true}, {"connections", connections}};
+    }
     return failure("unknown op \"" + op.substr(0, 32) + "\"");
 }
 

@@ -5,6 +5,7 @@
 // response line out, then the connection closes.
 //   {"op":"list"}                          -> {"ok":true,"sessions":[...]}
 //   {"op":"kill","id":"...","by":"name"}   -> {"ok":true} | {"ok":false,"error":...}
+//   {"op":"recheck"[,"account":"name"]}    -> {"ok":true,"connections":N}
 // Access: the socket's mode (root and the service user), and the peer's
 // SO_PEERCRED uid must be 0 or the daemon's own.
 #include <boost/asio/io_context.hpp>
@@ -32,6 +33,9 @@ struct ControlHandlers {
     std::function<nlohmann::json()> list;
     // Ends a live session; false when no live session has this id.
     std::function<bool(const std::string& id, const std::string& by)> kill;
+    // Re-checks the connections of `account` ("": every connection) now;
+    // returns how many were asked.
+    std::function<int(const std::string& account)> recheck;
 };
 
 class ControlServer {

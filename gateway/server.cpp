@@ -1,5 +1,6 @@
 #include "gateway/server.hpp"
 
+#include "gateway/instance_lock.hpp"
 #include "gateway/startup_checks.hpp"
 
 #include <unistd.h>
@@ -48,6 +49,11 @@ Result<void> Server::prepare() {
         return makeError("no Portcullis store in " + stateDir_.root().string() +
                          " (run `portcullis init`)");
     }
+    // Before anything touches the store (start-up marks this gateway's
+    // sessions aborted): a second daemon stops here.
+    auto lock = InstanceLock::acquire(stateDir_);
+    if (!lock) return makeError(lock.error());
+    instanceLock_.emplace(std::move(lock).value());
     if (auto ok = stateDir_.checkPermissions(); !ok) return ok;
     // Posture (deployment on a hardened host): refuse keys or store others can
     // read; say so when running as root or on a shared file system.
@@ -93,7 +99,8 @@ Result<void> Server::prepare() {
         io_, stateDir_.controlSocket(),
         ControlHandlers{
             [this] { return listLive(); },
-            [this](const std::string& id, const std::string& by) { return killSession(id, by); }},
+            [this](const std::string& id, const std::string& by) { return killSession(id, by); },
+            [this](const std::string& account) { return recheckAccount(account); }},
         log_);
     if (auto ok = control_->open(); !ok) return ok;
     boost::system::error_code ec;
@@ -112,13 +119,7 @@ Result<void> Server::prepare() {
 }
 
 nlohmann::json Server::listLive() {
-    std::vector<std::shared_ptr<ClientConnection>> live;
-    {
-        const std::lock_guard lock(connectionsMutex_);
-        for (auto& w : connections_) {
-            if (auto c = w.lock()) live.push_back(std::move(c));
-        }
-    }
+    const auto live = liveConnections();
     nlohmann::json out = nlohmann::json::array();
     for (auto& c : live) {
         const auto s = c->liveSession();
@@ -139,17 +140,31 @@ nlohmann::json Server::listLive() {
 }
 
 bool Server::killSession(const std::string& id, const std::string& by) {
-    std::vector<std::shared_ptr<ClientConnection>> live;
-    {
-        const std::lock_guard lock(connectionsMutex_);
-        for (auto& w : connections_) {
-            if (auto c = w.lock()) live.push_back(std::move(c));
-        }
-    }
+    const auto live = liveConnections();
     for (auto& c : live) {
         if (c->kill(id, by)) return true;
     }
     return false;
+}
+
+int Server::recheckAccount(const std::string& account) {
+    int asked = 0;
+    for (auto& c : liveConnections()) {
+        if (c->closed() || c->account().empty()) continue;
+        if (!account.empty() && c->account() != account) continue;
+        c->recheckNow();
+        ++asked;
+    }
+    return asked;
+}
+
+std::vector<std::shared_ptr<ClientConnection>> Server::liveConnections() {
+    std::vector<std::shared_ptr<ClientConnection>> live;
+    const std::lock_guard lock(connectionsMutex_);
+    for (auto& w : connections_) {
+        if (auto c = w.lock()) live.push_back(std::move(c));
+    }
+    return live;
 }
 
 Result<void> Server::setupBind() {
@@ -314,13 +329,7 @@ void Server::beginShutdown(int signal) {
         boost::system::error_code ignored;
         acceptor_.close(ignored);
     });
-    std::vector<std::shared_ptr<ClientConnection>> live;
-    {
-        const std::lock_guard lock(connectionsMutex_);
-        for (auto& w : connections_) {
-            if (auto c = w.lock()) live.push_back(std::move(c));
-        }
-    }
+    const auto live = liveConnections();
     for (auto& c : live) c->shutdown("the gateway is shutting down");
     shutdownDeadline_ = std::chrono::steady_clock::now() + kDrainTimeout + std::chrono::seconds(1);
     pollShutdown();

@@ -22,6 +22,7 @@
 #include "gateway/config.hpp"
 #include "gateway/control_server.hpp"
 #include "gateway/db_pool.hpp"
+#include "gateway/instance_lock.hpp"
 #include "gateway/log.hpp"
 #include "gateway/recording_writer.hpp"
 #include "gateway/ssh_handles.hpp"
@@ -55,8 +56,12 @@ class Server {
     // Control socket requests (any thread).
     nlohmann::json listLive();
     bool killSession(const std::string& id, const std::string& by);
+    int recheckAccount(const std::string& account);
+    // A snapshot of the connections still alive (any thread).
+    std::vector<std::shared_ptr<ClientConnection>> liveConnections();
 
-    const Config config_;  // as started: listen address, threads, algorithms
+    std::optional<InstanceLock> instanceLock_;  // held from prepare() to exit
+    const Config config_;                       // as started: listen address, threads, algorithms
     ConfigLoader loadConfig_;
     std::mutex liveConfigMutex_;
     std::shared_ptr<const Config> liveConfig_;  // limits and lock-out, replaced on SIGHUP

@@ -83,6 +83,34 @@ std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& acc
     return shell;
 }
 
+std::vector<std::string> recheckLive(DbContext& ctx, const LiveCheck& check,
+                                     const db::LimitCeiling& ceiling) {
+    db::Accounts accounts(ctx.db);
+    const auto account = accounts.find(check.account);
+    // A removed account (or one removed and added again under the same name)
+    // is not the one that authenticated.
+    if (!account || (check.accountId && account->id != *check.accountId))
+        return {"account " + check.account + " was removed"};
+    if (!account->enabled) return {"account " + check.account + " was disabled"};
+    if (!accounts.hasKey(check.account, check.keyBlob))
+        return {"key " + check.keyFingerprint + " is no longer registered to " + check.account};
+    if (!account->totpEnrolled) return {"the TOTP enrollment of " + check.account + " was reset"};
+    if (!check.session) return {};
+
+    std::vector<std::string> reasons;
+    db::Policy policy(ctx.db);
+    for (const auto kind : check.session->channels) {
+        const auto decision =
+            policy.decide(db::AccessRequest{check.account, check.session->login,
+                                            check.session->target, kind, systemNow()},
+                          ceiling);
+        if (decision.allowed) continue;
+        reasons.insert(reasons.end(), decision.reasons.begin(), decision.reasons.end());
+        if (reasons.empty()) reasons.push_back("no grant allows this session any more");
+    }
+    return reasons;
+}
+
 void startSession(DbContext& ctx, const db::SessionStart& s, const std::string& channel) {
     db::Transaction tx(ctx.db);
     db::Sessions(ctx.db).insert(s);

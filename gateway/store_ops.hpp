@@ -49,6 +49,25 @@ AccessOutcome decideAccess(DbContext& ctx, const db::AccessRequest& request,
 // The menu substitute: targets reachable now (shell and exec).
 std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& account);
 
+// What a live connection is re-checked against (SPEC §5): its account and the
+// key that passed its first factor, and the live session's decision, if any.
+struct LiveCheck {
+    std::string account;
+    std::optional<std::int64_t> accountId;  // the account that authenticated
+    std::string keyBlob;
+    std::string keyFingerprint;
+    struct Session {
+        std::string login;
+        std::string target;
+        std::vector<db::Channel> channels;  // every kind in use
+    };
+    std::optional<Session> session;
+};
+// Why the connection may not go on (empty: it may). Throws db::Error when
+// the store fails (the caller retries, then fails closed).
+std::vector<std::string> recheckLive(DbContext& ctx, const LiveCheck& check,
+                                     const db::LimitCeiling& ceiling);
+
 void startSession(DbContext& ctx, const db::SessionStart& start, const std::string& channel);
 void endSession(DbContext& ctx, const db::SessionStart& start, const db::SessionEnd& end);
 
