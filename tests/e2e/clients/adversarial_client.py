@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Hostile SSH clients against portcullisd, driven by tests/e2e/gateway_hostile_test.cpp.
+"""Hostile SSH clients against portcullisd, driven by tests/e2e/adversarial_*_test.cpp.
 
 Run with Debian's /usr/bin/python3 (paramiko 2.12). Every case first proves, on
 a fresh connection, that a legitimate login works (publickey, then
@@ -12,12 +12,14 @@ Output: one line per check, "OK name: detail" or "FAIL name: detail", then
 fail the run (the test decides). Exit status: 0 when every check passed, 1 when one
 failed, 2 when the harness itself broke (traceback on stderr).
 
-    hostile_client.py CASE --port P --user ACCOUNT:TARGET --key PRIVATE_KEY
+    adversarial_client.py CASE --port P --user ACCOUNT:TARGET --key PRIVATE_KEY
                       --code CODE --next-code CODE [--target-port P]
 
 CASE: none, password, channel, kbdint-first, bad-answers, answer-flood,
 unsolicited-answers, user-switch (with --other-user/--other-key/--other-code),
-forward, forward-granted (with --target-port).
+forward, forward-granted (with --target-port), cross-target (with --target-a/-b and
+--port-a/-b), parked (with --action/--shell/--open-for/--close-within), gssapi,
+forward-invalid (with --target-port).
 
 CODE is valid now, NEXT-CODE is the code of the next step (the gateway accepts
 each step once, and one step either side of now).
@@ -30,7 +32,7 @@ import time
 import traceback
 
 import paramiko
-from paramiko.common import cMSG_USERAUTH_INFO_RESPONSE
+from paramiko.common import cMSG_USERAUTH_INFO_RESPONSE, cMSG_USERAUTH_REQUEST
 from paramiko.message import Message
 from paramiko.ssh_exception import (
     AuthenticationException,
@@ -470,6 +472,252 @@ def case_user_switch(args):
     legitimate_login(other, args.other_code, "other_user_after")
 
 
+def read_until(ch, marker, timeout=TIMEOUT):
+    """Reads a pty channel until `marker` shows up (or it closes); returns all of it."""
+    got = b""
+    deadline = time.monotonic() + timeout
+    ch.settimeout(0.5)
+    while marker.encode() not in got and time.monotonic() < deadline:
+        try:
+            data = ch.recv(65536)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        got += data
+    return got.decode(errors="replace")
+
+
+def pty_shell(t):
+    ch = t.open_session(timeout=TIMEOUT)
+    ch.get_pty(term="xterm", width=120, height=40)
+    ch.invoke_shell()
+    return ch
+
+
+def server_port(text):
+    """The target sshd's port from a line `MARK <client ip> <port> <server ip> <port>`."""
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) >= 5 and fields[0] == "CONN":
+            return int(fields[4])
+    return None
+
+
+def where_does_it_run(ch, name):
+    """Which target this pty shell runs on (the sshd port in $SSH_CONNECTION).
+    Asked again until the shell answers: what is typed before the target's
+    shell reads its terminal (right after a menu choice) may be dropped."""
+    for _ in range(5):
+        ch.send("echo CONN $SSH_CONNECTION; echo DONE$((40+2))\r")
+        port = server_port(read_until(ch, "DONE42", timeout=4))
+        if port is not None:
+            return port
+    return None
+
+
+def exec_outcome(t, command):
+    """(stdout, stderr, exit status) of an exec channel, or None when the open failed."""
+    try:
+        ch = t.open_session(timeout=TIMEOUT)
+    except (ChannelException, SSHException, EOFError, OSError):
+        return None
+    ch.settimeout(TIMEOUT)
+    ch.exec_command(command)
+    out = b""
+    err = b""
+    while True:
+        data = ch.recv(65536)
+        if not data:
+            break
+        out += data
+    while ch.recv_stderr_ready():
+        err += ch.recv_stderr(65536)
+    ch.status_event.wait(TIMEOUT)
+    status = ch.recv_exit_status() if ch.exit_status_ready() else None
+    while ch.recv_stderr_ready():
+        err += ch.recv_stderr(65536)
+    ch.close()
+    return out.decode(errors="replace"), err.decode(errors="replace"), status
+
+
+def case_cross_target(args):
+    """Issue 12 finding 1: one connection with no target in its name, two
+    menus; the first picks box A (grant: shell only), the second box B
+    (grant: everything). Nothing may then run on A under B's grant."""
+    # Positive control: B named directly allows exec, and it runs on B.
+    control = argparse.Namespace(**vars(args))
+    control.user = args.user + ":" + args.target_b
+    t = connect(args.port)
+    try:
+        publickey_step(t, control, "control")
+        code_step(t, control, args.code, "control")
+        result = exec_outcome(t, "echo CONN $SSH_CONNECTION")
+        checks.check("control.exec_on_b", result is not None and result[2] == 0
+                     and server_port(result[0]) == args.port_b,
+                     "exec as %s: %r" % (control.user, result))
+    finally:
+        t.close()
+
+    t = connect(args.port)
+    try:
+        publickey_step(t, args, "hostile")
+        code_step(t, args, args.next_code, "hostile")
+        first = pty_shell(t)
+        second = pty_shell(t)
+        menu1 = read_until(first, "Target (number or name")
+        menu2 = read_until(second, "Target (number or name")
+        checks.check("menus_shown", args.target_a in menu1 and args.target_b in menu2,
+                     "menus %r / %r" % (menu1[-200:], menu2[-200:]))
+        first.send(args.target_a + "\r")
+        port = where_does_it_run(first, "first")
+        checks.check("first_shell_on_a", port == args.port_a,
+                     "first shell runs on port %s (A %s, B %s)" % (port, args.port_a, args.port_b))
+        second.send(args.target_b + "\r")
+        answer = read_until(second, "already goes to", timeout=8)
+        second.status_event.wait(TIMEOUT)
+        status = second.recv_exit_status() if second.exit_status_ready() else None
+        while second.recv_stderr_ready():
+            answer += second.recv_stderr(65536).decode(errors="replace")
+        checks.check("second_menu_refused", "already goes to " + args.target_a in answer
+                     and status == 1, "second menu said %r, exit %s" % (answer[-300:], status))
+        # Later channels are decided for A (shell only): exec, sftp and
+        # direct-tcpip are refused, whatever B's grant allows.
+        result = exec_outcome(t, "echo CONN $SSH_CONNECTION")
+        checks.check("exec_refused", result is not None and result[2] == 1
+                     and server_port(result[0]) is None and "may not open exec" in result[1],
+                     "exec on the connection: %r" % (result,))
+        try:
+            ch = t.open_session(timeout=TIMEOUT)
+            ch.settimeout(TIMEOUT)
+            ch.invoke_subsystem("sftp")
+            ch.status_event.wait(TIMEOUT)
+            status = ch.recv_exit_status() if ch.exit_status_ready() else None
+            checks.check("sftp_refused", status == 1, "sftp subsystem exit %s" % (status,))
+        except (ChannelException, SSHException, EOFError, OSError) as e:
+            checks.check("sftp_refused", True, "refused: %s" % (e,))
+        try:
+            fwd = t.open_channel("direct-tcpip", dest_addr=("127.0.0.1", args.port_b),
+                                 src_addr=("127.0.0.1", 40000), timeout=TIMEOUT)
+            fwd.close()
+            checks.check("forward_refused", False, "direct-tcpip opened")
+        except ChannelException as e:
+            checks.check("forward_refused", True, "refused: code %s" % (e.code,))
+        # A third shell lands on A without a menu, and the first still works.
+        third = pty_shell(t)
+        port = where_does_it_run(third, "third")
+        checks.check("third_shell_on_a", port == args.port_a, "third shell on port %s" % (port,))
+        port = where_does_it_run(first, "first-again")
+        checks.check("first_shell_still_on_a", port == args.port_a, "first shell on %s" % (port,))
+    finally:
+        t.close()
+
+
+def case_parked(args):
+    """Issue 12 finding 2: a connection that passed both factors and opens no
+    channel. With --action, that command runs once it is authenticated (an
+    administrator's change); the case reports when the server closed it."""
+    t = connect(args.port)
+    try:
+        publickey_step(t, args, "parked")
+        code_step(t, args, args.code, "parked")
+        authenticated = time.monotonic()
+        if args.shell:
+            ch = pty_shell(t)
+            read_until(ch, "\n", timeout=5)
+        if args.action:
+            import json
+            import subprocess
+            done = subprocess.run(json.loads(args.action), capture_output=True, text=True,
+                                  timeout=60)
+            print("ACTION exit=%d %s" % (done.returncode, (done.stdout + done.stderr).strip()),
+                  flush=True)
+        acted = time.monotonic()
+        if args.open_for:
+            time.sleep(args.open_for)
+            checks.check("parked.still_open", t.is_active(),
+                         "after %.1fs: %s" % (args.open_for,
+                                              "open" if t.is_active() else "closed"))
+        deadline = acted + args.close_within
+        while t.is_active() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        checks.check("parked.closed", not t.is_active(),
+                     "%s %.1fs after authentication, %.1fs after the action"
+                     % ("closed" if not t.is_active() else "still open",
+                        time.monotonic() - authenticated, time.monotonic() - acted))
+    finally:
+        t.close()
+
+
+def send_gssapi_request(t, user):
+    """USERAUTH_REQUEST gssapi-with-mic offering the Kerberos OID; waits for
+    the server's verdict like paramiko does for its own methods."""
+    h = t.auth_handler
+    event = threading.Event()
+    h.auth_event = event
+    h.auth_method = "gssapi-with-mic"
+    h.username = user
+    m = Message()
+    m.add_byte(cMSG_USERAUTH_REQUEST)
+    m.add_string(user)
+    m.add_string("ssh-connection")
+    m.add_string("gssapi-with-mic")
+    m.add_int(1)
+    m.add_string(b"\x06\x09\x2a\x86\x48\x86\xf7\x12\x01\x02\x02")  # krb5
+    t._send_message(m)
+    return h.wait_for_response(event)
+
+
+def case_gssapi(args):
+    legitimate_login(args, args.code, "proof")
+    t = connect(args.port)
+    try:
+        refused("none_probe", lambda: t.auth_none(args.user), (AuthenticationException,))
+        e = refused("gssapi_before_key", lambda: send_gssapi_request(t, args.user),
+                    (AuthenticationException, SSHException))
+        checks.check("gssapi_before_key.methods",
+                     getattr(e, "allowed_types", None) == ["publickey"],
+                     "allowed methods %r" % (getattr(e, "allowed_types", None),))
+        publickey_step(t, args, "key")
+        e = refused("gssapi_after_key", lambda: send_gssapi_request(t, args.user),
+                    (AuthenticationException, SSHException))
+        checks.check("gssapi_after_key.not_authenticated", not t.is_authenticated(), "")
+        # (libssh 0.10 keeps its GSSAPI state after refusing, and then reads the
+        # next USERAUTH_INFO_RESPONSE, which shares message number 61, as a
+        # GSSAPI token: this connection cannot go on with its code. Others can.)
+    finally:
+        t.close()
+    legitimate_login(args, args.next_code, "after")
+
+
+def case_forward_invalid(args):
+    """Issue 12 finding 6: destinations that are no host name, whole."""
+    t = connect(args.port)
+    try:
+        publickey_step(t, args, "login")
+        code_step(t, args, args.code, "login")
+        for name, host in (("too_long", ".".join(["a" * 60] * 5)),
+                           ("control_char", "127.0.0.1\x01evil"),
+                           ("long_label", "x" * 70 + ".example"),
+                           ("newline", "box\nuser")):
+            try:
+                ch = t.open_channel("direct-tcpip", dest_addr=(host, args.target_port),
+                                    src_addr=("127.0.0.1", 40000), timeout=TIMEOUT)
+                ch.close()
+                checks.check("destination_" + name, False, "opened %r" % (host,))
+            except ChannelException as e:
+                checks.check("destination_" + name, True, "refused: code %s" % (e.code,))
+        # Positive control: a valid destination on the same connection.
+        ch = t.open_channel("direct-tcpip", dest_addr=("127.0.0.1", args.target_port),
+                            src_addr=("127.0.0.1", 40000), timeout=TIMEOUT)
+        ch.settimeout(TIMEOUT)
+        banner = ch.recv(100)
+        checks.check("destination_valid", banner.startswith(b"SSH-2.0-"), "said %r" % (banner,))
+        ch.close()
+    finally:
+        t.close()
+
+
 CASES = {
     "none": case_none,
     "password": case_password,
@@ -481,6 +729,10 @@ CASES = {
     "unsolicited-answers": case_unsolicited_answers,
     "answer-flood": case_answer_flood,
     "user-switch": case_user_switch,
+    "cross-target": case_cross_target,
+    "parked": case_parked,
+    "gssapi": case_gssapi,
+    "forward-invalid": case_forward_invalid,
 }
 
 
@@ -499,6 +751,14 @@ def main():
     parser.add_argument("--other-user", default="")
     parser.add_argument("--other-key", default="")
     parser.add_argument("--other-code", default="")
+    parser.add_argument("--target-a", default="")
+    parser.add_argument("--target-b", default="")
+    parser.add_argument("--port-a", type=int, default=0)
+    parser.add_argument("--port-b", type=int, default=0)
+    parser.add_argument("--action", default="", help="JSON argv run once authenticated (parked)")
+    parser.add_argument("--shell", action="store_true", help="parked: open a pty shell first")
+    parser.add_argument("--open-for", type=float, default=0)
+    parser.add_argument("--close-within", type=float, default=30)
     args = parser.parse_args()
     started = time.monotonic()
     try:
