@@ -10,6 +10,7 @@
 
 #include "common/host_name.hpp"
 #include "common/ssh_public_key.hpp"
+#include "gateway/auth_messages.hpp"
 #include "gateway/ssh_message_access.hpp"
 
 namespace portcullis::gateway {
@@ -23,6 +24,8 @@ constexpr int kMaxPollRounds = 64;
 // login grace time, so stalled slots turn over quickly under a flood.
 constexpr auto kKeyExchangeDeadline = std::chrono::seconds(10);
 constexpr const char* kPrompt = "Verification code: ";
+// How long before the login grace time runs out the client is warned.
+constexpr Seconds kGraceWarning{15};
 // Re-checks in a row that the store could not answer before a connection is ended.
 constexpr int kMaxRecheckMisses = 3;
 constexpr const char* kStoreUnavailable =
@@ -116,13 +119,7 @@ void ClientConnection::start() {
         self->log_.debug(
             "connection.accepted",
             {{"conn", self->id_}, {"source", self->peer_.address}, {"port", self->peer_.port}});
-        self->graceTimer_.expires_after(self->config_.loginGraceTime);
-        self->graceTimer_.async_wait([self](const boost::system::error_code& ec) {
-            if (ec || self->phase_ == Phase::open || self->phase_ >= Phase::closing) return;
-            self->log_.info("auth.timeout", {{"conn", self->id_}, {"user", self->auditName()}});
-            self->disconnect("Login grace time exceeded");
-            self->step();
-        });
+        self->armGraceTimer();
         self->kexTimer_.expires_after(std::min<std::chrono::steady_clock::duration>(
             kKeyExchangeDeadline, self->config_.loginGraceTime));
         self->kexTimer_.async_wait([self](const boost::system::error_code& ec) {
@@ -131,6 +128,40 @@ void ClientConnection::start() {
         });
         self->step();
     });
+}
+
+// The login grace time: a warning shortly before it runs out (shown by the
+// client when it next reads, e.g. after the code is typed), then the end,
+// with a disconnect message that says what happened and what to do.
+void ClientConnection::armGraceTimer() {
+    const auto grace = config_.loginGraceTime;
+    const bool warnFirst = grace >= 2 * kGraceWarning;
+    graceTimer_.expires_after(warnFirst ? grace - kGraceWarning : grace);
+    graceTimer_.async_wait(
+        [self = shared_from_this(), warnFirst](const boost::system::error_code& ec) {
+            if (ec || self->phase_ == Phase::open || self->phase_ >= Phase::closing) return;
+            const auto grace = formatDuration(self->config_.loginGraceTime);
+            if (warnFirst) {
+                if (self->keyExchanged_) {
+                    self->tellClientDuringAuth("portcullis: " + formatDuration(kGraceWarning) +
+                                               " left to log in (login grace time " + grace + ")");
+                }
+                self->graceTimer_.expires_after(kGraceWarning);
+                self->graceTimer_.async_wait([self, grace](const boost::system::error_code& ec) {
+                    if (ec || self->phase_ == Phase::open || self->phase_ >= Phase::closing) return;
+                    self->loginTimedOut(grace);
+                });
+                return;
+            }
+            self->loginTimedOut(grace);
+        });
+}
+
+void ClientConnection::loginTimedOut(const std::string& grace) {
+    log_.info("auth.timeout", {{"conn", id_}, {"user", auditName()}});
+    disconnect("Login grace time exceeded: both factors must be given within " + grace +
+               " of connecting; connect again and enter a fresh code");
+    step();
 }
 
 void ClientConnection::shutdown(const std::string& reason) {
@@ -542,23 +573,34 @@ void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
     const std::string account = auditName();
     heldMessage_ = std::move(msg);
     busy_ = true;
-    runDb<db::OtpVerdict>(
+    struct CodeCheck {
+        db::OtpVerdict verdict;
+        std::optional<TimePoint> lockedUntil;  // to tell the user until when
+    };
+    runDb<CodeCheck>(
         [account, code, peer = peer_](DbContext& ctx) {
-            return checkCode(ctx, account, *code, peer);
+            CodeCheck check{checkCode(ctx, account, *code, peer), std::nullopt};
+            if (check.verdict.result == db::OtpResult::locked) {
+                if (auto found = db::Accounts(ctx.db).find(account))
+                    check.lockedUntil = found->lockedUntil;
+            }
+            return check;
         },
-        [this, asked](std::optional<db::OtpVerdict> verdict) {
+        [this, asked](std::optional<CodeCheck> check) {
             busy_ = false;
             MessagePtr m = std::move(heldMessage_);
+            const bool accepted = check && check->verdict.accepted();
             log_.info("auth.totp",
                       {{"conn", id_},
                        {"account", auditName()},
-                       {"result", verdict && verdict->accepted() ? "success" : "failure"},
-                       {"reason", verdict ? verdict->reason() : std::string("store_error")}});
-            if (!verdict) tellClientDuringAuth(kStoreUnavailable);
-            if (verdict && verdict->accepted())
-                authenticated(std::move(m));
-            else
-                authFailed(std::move(m), asked, true);
+                       {"result", accepted ? "success" : "failure"},
+                       {"reason", check ? check->verdict.reason() : std::string("store_error")}});
+            if (accepted) return authenticated(std::move(m));
+            // The key is proven: say why, on the line before the next prompt.
+            tellClientDuringAuth(check
+                                     ? codeRefusal(check->verdict, auditName(), check->lockedUntil)
+                                     : kStoreUnavailable);
+            authFailed(std::move(m), asked, true);
         },
         StoreFailureAudit{"auth.totp", {{"account", account}, {"method", "keyboard-interactive"}}});
 }

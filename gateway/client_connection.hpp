@@ -101,6 +101,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
   private:
     enum class Phase { handshake, auth, open, closing, closed };
 
+    void armGraceTimer();
+    void loginTimedOut(const std::string& grace);
+
     // Event loop.
     void step();
     void pumpDownstream();

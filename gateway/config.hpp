@@ -21,7 +21,8 @@ const char* logLevelName(LogLevel level);
 
 // Defaults (OpenSSH's where it has one).
 inline constexpr const char* kDefaultListen = "0.0.0.0:2222";
-inline constexpr Seconds kDefaultLoginGraceTime{30};
+// Unlocking a phone and waiting for a fresh code takes longer than 30 s.
+inline constexpr Seconds kDefaultLoginGraceTime{60};
 inline constexpr int kDefaultMaxAuthTries = 6;
 inline constexpr int kDefaultMaxStartups = 100;          // pre-auth connections, all sources
 inline constexpr int kDefaultMaxStartupsPerSource = 10;  // pre-auth connections, one address

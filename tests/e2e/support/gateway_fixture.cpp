@@ -187,7 +187,7 @@ std::vector<std::string> GatewayFixture::sshArgs(const SshCall& call) const {
         "-o",
         "UserKnownHostsFile=/dev/null",
         "-o",
-        "LogLevel=ERROR",
+        "LogLevel=" + call.logLevel,
         "-o",
         "BatchMode=no",
         "-o",

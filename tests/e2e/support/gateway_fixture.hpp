@@ -32,6 +32,8 @@ struct SshCall {
     std::string input;          // stdin
     std::vector<std::string> extraArgs;
     std::chrono::milliseconds timeout{30000};
+    // ERROR hides the lines a user sees by default (banners): INFO shows them.
+    std::string logLevel = "ERROR";
 };
 
 class GatewayFixture {
