@@ -251,6 +251,19 @@ bool AccessWindow::contains(TimePoint t) const {
     return days_.test(yesterday) && minute < endMinute_;
 }
 
+std::optional<TimePoint> AccessWindow::nextChange(TimePoint from) const {
+    // Windows change on whole local minutes; stepping minute by minute (about
+    // 11,500 look-ups for 8 days) also follows DST shifts without special cases.
+    const bool now = contains(from);
+    auto t = std::chrono::ceil<std::chrono::minutes>(from + Seconds(1));
+    const auto limit = from + std::chrono::days(8);
+    for (; t <= limit; t += std::chrono::minutes(1)) {
+        if (contains(std::chrono::time_point_cast<Seconds>(t)) != now)
+            return std::chrono::time_point_cast<Seconds>(t);
+    }
+    return std::nullopt;
+}
+
 std::string AccessWindow::toString() const {
     return formatDays(days_) + " " + formatClock(startMinute_) + "-" + formatClock(endMinute_) +
            " " + zone_.name();

@@ -9,6 +9,7 @@
 //   ZONE  = "UTC" (default) or an IANA name; evaluated on local wall-clock time,
 //           so DST changes move the window with the clock.
 #include <bitset>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -24,6 +25,10 @@ class AccessWindow {
         std::string_view spec, const std::filesystem::path& zoneinfo = "/usr/share/zoneinfo");
 
     bool contains(TimePoint t) const;
+    // The first instant after `from` at which contains() changes (the window
+    // closes if it is open at `from`, else opens), within 8 days; none when
+    // it never changes (open all week, or never open).
+    std::optional<TimePoint> nextChange(TimePoint from) const;
     // Canonical text, parseable again: "Mon-Fri 08:00-18:00 UTC"; always days,
     // hours and zone ("Sat,Sun 00:00-24:00 UTC", "Mon-Sun 08:00-18:00 UTC").
     std::string toString() const;

@@ -164,6 +164,24 @@ void ChannelBridge::deny(const std::string& message, int exitStatus) {
     stage_ = Stage::denying;
 }
 
+void ChannelBridge::respond(const std::string& out, const std::string& err, int exitStatus) {
+    if (stage_ == Stage::finished || stage_ == Stage::denying) return;
+    // A terminal wants CR LF (no target's pty translates for us here).
+    auto lines = [this](const std::string& text) {
+        if (!pty_) return text;
+        std::string crlf;
+        for (const char c : text) {
+            if (c == '\n') crlf += '\r';
+            crlf += c;
+        }
+        return crlf;
+    };
+    answer_ = lines(out);
+    denial_ = lines(err);
+    denialStatus_ = exitStatus;
+    stage_ = Stage::denying;
+}
+
 void ChannelBridge::upstreamLost() {
     if (stage_ == Stage::finished || stage_ == Stage::denying) return;
     if (stage_ == Stage::relaying && (exitStatus_ || exitSignal_)) {
@@ -483,6 +501,18 @@ void ChannelBridge::sendDenial() {
         // A forwarded connection has no stderr or exit status: it just closes.
         finish();
         return;
+    }
+    if (!answer_.empty()) {
+        const std::uint32_t window = ssh_channel_window_size(down);
+        if (window == 0) return;
+        const auto len = static_cast<std::uint32_t>(std::min<std::size_t>(answer_.size(), window));
+        const int written = ssh_channel_write(down, answer_.data(), len);
+        if (written < 0) {
+            finish();
+            return;
+        }
+        answer_.erase(0, static_cast<std::size_t>(written));
+        if (!answer_.empty()) return;
     }
     if (!denial_.empty()) {
         const std::uint32_t window = ssh_channel_window_size(down);

@@ -96,6 +96,9 @@ class ChannelBridge {
     std::vector<recording::SftpOperation> takeSftpOperations();
     // ...or refuse: one line on the client's stderr, exit-status, close.
     void deny(const std::string& message, int exitStatus = 1);
+    // ...or answer it from the gateway itself (a gateway command): `out` on
+    // stdout, `err` on stderr, exit-status, close. Nothing reaches a target.
+    void respond(const std::string& out, const std::string& err, int exitStatus);
 
     // The target menu (SPEC §3: `ssh alice@gw` with a pty). The gateway talks
     // to the user itself: `text` is shown, one line is read back with echo and
@@ -193,6 +196,7 @@ class ChannelBridge {
         std::string lang;
     };
     std::optional<ExitSignal> exitSignal_;
+    std::string answer_;  // stdout of a gateway command, sent before denial_
     std::string denial_;
     int denialStatus_ = 1;
     bool violation_ = false;

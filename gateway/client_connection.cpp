@@ -11,6 +11,7 @@
 #include "common/host_name.hpp"
 #include "common/ssh_public_key.hpp"
 #include "gateway/auth_messages.hpp"
+#include "gateway/gateway_commands.hpp"
 #include "gateway/ssh_message_access.hpp"
 
 namespace portcullis::gateway {
@@ -806,6 +807,21 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
     ChannelBridge* bridge = findBridge(bridgeId);
     if (!bridge || !spec_) return;
     const std::string account = spec_->account;
+    if (spec_->target.empty() && bridge->kind() == db::Channel::exec && bridge->command()) {
+        // No target named: the exec request is a gateway command (SPEC §11).
+        runDb<CommandOutput>(
+            [account, line = *bridge->command(), peer = peer_](DbContext& ctx) {
+                return runGatewayCommand(ctx, account, line, peer, systemNow());
+            },
+            [this, bridgeId](std::optional<CommandOutput> output) {
+                ChannelBridge* b = findBridge(bridgeId);
+                if (!b) return;
+                if (!output)
+                    return b->deny("the gateway cannot read its store; try again later", 1);
+                b->respond(output->out, output->err, output->status);
+            });
+        return;
+    }
     if (spec_->target.empty()) {
         runDb<std::vector<std::string>>(
             [account](DbContext& ctx) { return reachableTargets(ctx, account); },

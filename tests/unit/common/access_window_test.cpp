@@ -284,3 +284,30 @@ TEST(AccessWindow, ErrorsNameTheBadToken) {
 
 }  // namespace
 }  // namespace portcullis
+
+namespace portcullis {
+namespace {
+
+// Issue 13: a window's end gets notices and its start is shown ("opens at").
+TEST(AccessWindow, NextChangeIsTheCloseWhenOpenAndTheOpenWhenClosed) {
+    auto w = AccessWindow::parse("Mon-Fri 08:00-18:00 UTC");
+    ASSERT_TRUE(w.ok());
+    const auto wed = *parseIso8601("2026-11-25T10:00:30Z");
+    EXPECT_EQ(formatIso8601(*w->nextChange(wed)), "2026-11-25T18:00:00Z");
+    const auto friEvening = *parseIso8601("2026-11-27T19:00:00Z");
+    EXPECT_EQ(formatIso8601(*w->nextChange(friEvening)), "2026-11-30T08:00:00Z");
+    // Exactly at the boundary: the next change is the following one.
+    EXPECT_EQ(formatIso8601(*w->nextChange(*parseIso8601("2026-11-25T08:00:00Z"))),
+              "2026-11-25T18:00:00Z");
+    // Zones: Paris is UTC+1 in November.
+    auto paris = AccessWindow::parse("Mon-Fri 08:00-18:00 Europe/Paris");
+    ASSERT_TRUE(paris.ok());
+    EXPECT_EQ(formatIso8601(*paris->nextChange(wed)), "2026-11-25T17:00:00Z");
+    // Open all week: never changes.
+    auto always = AccessWindow::parse("Mon-Sun 00:00-24:00 UTC");
+    ASSERT_TRUE(always.ok());
+    EXPECT_FALSE(always->nextChange(wed));
+}
+
+}  // namespace
+}  // namespace portcullis
