@@ -112,33 +112,53 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
         d.reasons.push_back("no grant for " + request.account + " on " + target.name);
     if (matching.empty() || !accountUsable) return d;
 
-    // Allowed: the most generous limits among the matching grants, capped.
-    const Grant* used = matching.front();
-    Seconds maxSession{0};
-    Seconds idleTimeout{0};
-    bool endless = false;
-    std::optional<TimePoint> latestExpiry;
+    // Allowed: the governing grant is the most generous one (see Decision).
+    struct Candidate {
+        const Grant* grant;
+        std::optional<TimePoint> forcedEnd;
+        std::string cause;
+        Seconds maxSession;
+        Seconds idleTimeout;
+        TimePoint end;
+    };
+    std::optional<Candidate> used;
     for (const Grant* g : matching) {
-        if (g->maxSession > used->maxSession ||
-            (g->maxSession == used->maxSession && g->id < used->id)) {
-            used = g;
+        Candidate c{g, g->expiresAt, g->expiresAt ? "grant #" + std::to_string(g->id) + " expires"
+                                                  : std::string(),
+                    ceiling.maxSession ? std::min(g->maxSession, *ceiling.maxSession)
+                                       : g->maxSession,
+                    ceiling.idleTimeout ? std::min(g->idleTimeout, *ceiling.idleTimeout)
+                                        : g->idleTimeout,
+                    {}};
+        if (g->window) {
+            if (auto window = AccessWindow::parse(*g->window)) {
+                const auto closes = window->nextChange(request.at);
+                if (closes && (!c.forcedEnd || *closes < *c.forcedEnd)) {
+                    c.forcedEnd = closes;
+                    c.cause = "the window " + *g->window + " of grant #" + std::to_string(g->id) +
+                              " closes";
+                }
+            }
         }
-        maxSession = std::max(maxSession, g->maxSession);
-        idleTimeout = std::max(idleTimeout, g->idleTimeout);
-        if (!g->expiresAt) {
-            endless = true;
-        } else if (!latestExpiry || *g->expiresAt > *latestExpiry) {
-            latestExpiry = g->expiresAt;
-        }
+        c.end = request.at + c.maxSession;
+        if (c.forcedEnd && *c.forcedEnd < c.end) c.end = *c.forcedEnd;
+        const auto better = [&](const Candidate& a, const Candidate& b) {
+            if (a.end != b.end) return a.end > b.end;
+            if (a.forcedEnd.has_value() != b.forcedEnd.has_value()) return !a.forcedEnd;
+            if (a.forcedEnd && *a.forcedEnd != *b.forcedEnd) return *a.forcedEnd > *b.forcedEnd;
+            if (a.idleTimeout != b.idleTimeout) return a.idleTimeout > b.idleTimeout;
+            return a.grant->id < b.grant->id;
+        };
+        if (!used || better(c, *used)) used = std::move(c);
     }
-    if (ceiling.maxSession) maxSession = std::min(maxSession, *ceiling.maxSession);
-    if (ceiling.idleTimeout) idleTimeout = std::min(idleTimeout, *ceiling.idleTimeout);
 
     d.allowed = true;
-    d.grantId = used->id;
-    d.maxSession = maxSession;
-    d.idleTimeout = idleTimeout;
-    if (!endless) d.endsBy = latestExpiry;
+    d.grantId = used->grant->id;
+    d.maxSession = used->maxSession;
+    d.idleTimeout = used->idleTimeout;
+    d.endsBy = used->forcedEnd;
+    d.endsByCause = used->cause;
+    d.matchingGrants = static_cast<int>(matching.size());
     d.reasons.clear();
     return d;
 }

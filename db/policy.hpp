@@ -33,16 +33,28 @@ struct LimitCeiling {
     std::optional<Seconds> idleTimeout;
 };
 
+// One rule for several matching grants (issue 13): the session is governed by
+// ONE grant, the most generous that matches (the one that lets it run
+// longest: the earliest of start + max-session, its window's close and its
+// expiry; then the one without a forced end, the longer idle timeout, the
+// lower id), and takes that grant's limits, capped by the ceiling.
 struct Decision {
     bool allowed = false;
-    std::optional<std::int64_t> grantId;  // the grant used (allowed only)
+    std::optional<std::int64_t> grantId;  // the governing grant (allowed only)
     std::string login;                    // resolved login (default applied)
-    Seconds maxSession{0};                // most generous among matching grants, capped
+    Seconds maxSession{0};                // the governing grant's, capped
     Seconds idleTimeout{0};
-    // Forced end from expiry: the latest expiresAt among the matching grants
-    // (the session may run while any of them lasts); none if one never expires.
+    // The governing grant's forced end: the earlier of its window's close and
+    // its expiry (none: neither), and what it is, for the user's notices.
     std::optional<TimePoint> endsBy;
+    std::string endsByCause;  // "the window Mon-Fri 08:00-18:00 UTC closes", "grant #6 expires"
+    int matchingGrants = 0;   // how many grants allowed the request
     std::vector<std::string> reasons;  // denial: every reason, one line each
+    // When the session must end at the latest, from a start at `start`.
+    TimePoint endsAt(TimePoint start) const {
+        const TimePoint byTime = start + maxSession;
+        return endsBy && *endsBy < byTime ? *endsBy : byTime;
+    }
 };
 
 // Everything a decision needs, loaded once; evaluate() is pure (unit-testable).

@@ -17,6 +17,18 @@
 namespace portcullis::gateway {
 namespace {
 
+// "the window ... closes" -> "the window ... closed" (the end of a session).
+std::string pastTense(const std::string& cause) {
+    for (const auto& [now, past] : {std::pair{" closes", " closed"}, {" expires", " expired"}}) {
+        if (cause.size() > std::string_view(now).size() &&
+            cause.compare(cause.size() - std::string_view(now).size(), std::string::npos, now) ==
+                0) {
+            return cause.substr(0, cause.size() - std::string_view(now).size()) + past;
+        }
+    }
+    return cause;
+}
+
 // Each ssh_event_dopoll reads at most 4 KiB from a socket (libssh's
 // MAX_BUF_SIZE); a readiness event is worth up to this many rounds (256 KiB).
 constexpr int kMaxPollRounds = 64;
@@ -891,12 +903,7 @@ std::optional<std::string> ClientConnection::boundElsewhere(const AccessOutcome&
 // An allowed channel: the first decision gives the session its limits
 // (SPEC §5) and connects the upstream; the channel waits for it.
 void ClientConnection::admit(std::uint64_t bridgeId, const AccessOutcome& outcome) {
-    if (!grantId_) {
-        grantId_ = outcome.decision.grantId;
-        maxSession_ = outcome.decision.maxSession;
-        idleTimeout_ = outcome.decision.idleTimeout;
-        endsBy_ = outcome.decision.endsBy;
-    }
+    if (!grantId_) adoptLimits(outcome.decision);
     if (!upstream_) startUpstream(*outcome.target, outcome.decision.login);
     allowed_.push_back(Allowed{bridgeId, outcome.target->name, outcome.decision.login});
 }
@@ -1013,6 +1020,7 @@ void ClientConnection::advanceUpstream() {
             if (!session_) startSessionRow(db::channelName(b->kind()));
             auto recorder = makeRecorder(*b, ++recordedChannels_);
             auto sealed = sealRecording(*recorder);
+            if (b->hasPty()) b->notice(sessionBanner());
             b->startUpstream(upstream_->session(), std::move(recorder), std::move(sealed));
         }
         allowed_.clear();
@@ -1171,18 +1179,26 @@ void ClientConnection::checkLimits() {
     const auto now = std::chrono::steady_clock::now();
     noteInput(now);
     auto left = std::chrono::ceil<Seconds>(sessionStarted_ + maxSession_ - now);
-    if (endsBy_) left = std::min(left, std::chrono::ceil<Seconds>(*endsBy_ - systemNow()));
+    // The grant's window closing or its expiry may come first: notices name it.
+    bool forced = false;
+    if (endsBy_) {
+        const auto untilForced = std::chrono::ceil<Seconds>(*endsBy_ - systemNow());
+        forced = untilForced < left;
+        left = std::min(left, untilForced);
+    }
     if (maxSession_.count() > 0 || endsBy_) {
         if (left.count() <= 0) {
-            return endForLimit("expired", "session time limit reached", "session.expired");
+            return endForLimit("expired",
+                               forced ? pastTense(endsByCause_) : "session time limit reached",
+                               "session.expired");
         }
         const int due = left <= std::chrono::minutes(1)   ? 2
                         : left <= std::chrono::minutes(5) ? 1
                                                           : 0;
         if (due > noticesSent_) {
             noticesSent_ = due;
-            const std::string text =
-                "this session ends in " + formatDuration(left) + " (time limit)";
+            const std::string text = "this session ends in " + formatDuration(left) + " (" +
+                                     (forced ? endsByCause_ : std::string("time limit")) + ")";
             for (auto& slot : bridges_) slot.bridge->notice(text);
         }
     }
@@ -1221,6 +1237,30 @@ void ClientConnection::noteInput(std::chrono::steady_clock::time_point now) {
         inputSeen_ = input;
         lastInput_ = now;
     }
+}
+
+void ClientConnection::adoptLimits(const db::Decision& decision) {
+    grantId_ = decision.grantId;
+    maxSession_ = decision.maxSession;
+    idleTimeout_ = decision.idleTimeout;
+    endsBy_ = decision.endsBy;
+    endsByCause_ = decision.endsByCause;
+}
+
+// The line a terminal channel shows before the target's first output (issue
+// 13): under which grant, until when at the latest, and that it is recorded.
+std::string ClientConnection::sessionBanner() const {
+    const auto started = session_ ? session_->startedAt : systemNow();
+    TimePoint end = started + maxSession_;
+    std::string why = "time limit " + formatDuration(maxSession_);
+    if (endsBy_ && *endsBy_ < end) {
+        end = *endsBy_;
+        why = endsByCause_;
+    }
+    return (spec_ ? spec_->account : std::string()) + " as " + upstream_->login() + " on " +
+           upstream_->target().name + " under grant #" + std::to_string(grantId_.value_or(0)) +
+           "; ends " + clockTimeUtc(end, systemNow()) + " at the latest (" + why +
+           "); this session is recorded";
 }
 
 void ClientConnection::endForLimit(const std::string& status, const std::string& reason,
@@ -1343,17 +1383,18 @@ void ClientConnection::recheckAccess() {
             if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
         }
         if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
-        check.session = LiveCheck::Session{session_->login, session_->target, std::move(kinds)};
+        check.session =
+            LiveCheck::Session{session_->login, session_->target, std::move(kinds), grantId_};
     }
     recheckBusy_ = true;
-    runDb<std::vector<std::string>>(
+    runDb<LiveVerdict>(
         [check, ceiling = config_.ceiling](DbContext& ctx) {
             return recheckLive(ctx, check, ceiling);
         },
-        [this](std::optional<std::vector<std::string>> reasons) {
+        [this](std::optional<LiveVerdict> verdict) {
             recheckBusy_ = false;
             if (phase_ != Phase::open) return;
-            if (!reasons) {
+            if (!verdict) {
                 // The store could not answer: asked again soon; three misses
                 // in a row end the connection (fail closed).
                 ++recheckMisses_;
@@ -1366,15 +1407,50 @@ void ClientConnection::recheckAccess() {
                 }
             } else {
                 recheckMisses_ = 0;
-                if (!reasons->empty()) {
+                const auto& reasons = verdict->reasons;
+                if (!reasons.empty()) {
                     std::string text;
-                    for (const auto& r : *reasons) text += (text.empty() ? "" : "; ") + r;
-                    return endAccess("revoked", "access revoked: " + text, *reasons);
+                    for (const auto& r : reasons) text += (text.empty() ? "" : "; ") + r;
+                    return endAccess("revoked", "access revoked: " + text, reasons);
                 }
+                if (verdict->decision && session_) regrant(*verdict->decision);
             }
             if (std::exchange(recheckAgain_, false)) return recheckAccess();
             scheduleRecheck();
         });
+}
+
+// The grants changed under a live session: it goes on under the grant that
+// governs it now, with that grant's limits (from the session's start), and
+// the user is told when that moves its end.
+void ClientConnection::regrant(const db::Decision& decision) {
+    if (decision.grantId == grantId_ && decision.maxSession == maxSession_ &&
+        decision.idleTimeout == idleTimeout_ && decision.endsBy == endsBy_) {
+        return;
+    }
+    const auto before = grantId_;
+    adoptLimits(decision);
+    noticesSent_ = 0;  // the new end gets its own notices
+    log_.info("session.regranted",
+              {{"conn", id_}, {"from", before.value_or(0)}, {"to", grantId_.value_or(0)}});
+    fireDb([account = auditName(), peer = peer_, session = session_->id, from = before.value_or(0),
+            decision](DbContext& ctx) {
+        auditEvent(ctx, "session.regranted", account, peer,
+                   {{"account", account},
+                    {"session_id", session},
+                    {"from_grant_id", from},
+                    {"grant_id", decision.grantId.value_or(0)},
+                    {"max_session_s", decision.maxSession.count()},
+                    {"idle_timeout_s", decision.idleTimeout.count()},
+                    {"ends_by", decision.endsBy ? formatIso8601(*decision.endsBy) : ""}});
+    });
+    if (before != grantId_) {
+        for (auto& slot : bridges_) {
+            if (slot.bridge->hasPty())
+                slot.bridge->notice("the grants changed: " + sessionBanner());
+        }
+    }
+    checkLimits();
 }
 
 // The end of a connection whose re-check failed: the live session, if any,

@@ -163,6 +163,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // operations, a failed recording).
     void auditChannelEvents(ChannelBridge& bridge);
     void checkLimits();
+    void adoptLimits(const db::Decision& decision);
+    void regrant(const db::Decision& decision);
+    std::string sessionBanner() const;
     void noteInput(std::chrono::steady_clock::time_point now);
     void endForLimit(const std::string& status, const std::string& reason,
                      const std::string& auditType);
@@ -240,6 +243,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     Seconds maxSession_{0};
     Seconds idleTimeout_{0};
     std::optional<TimePoint> endsBy_;
+    std::string endsByCause_;  // what endsBy_ is, for notices ("grant #6 expires")
     std::chrono::steady_clock::time_point sessionStarted_;
     std::chrono::steady_clock::time_point lastInput_;
     std::uint64_t inputSeen_ = 0;

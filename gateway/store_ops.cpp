@@ -83,32 +83,58 @@ std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& acc
     return shell;
 }
 
-std::vector<std::string> recheckLive(DbContext& ctx, const LiveCheck& check,
-                                     const db::LimitCeiling& ceiling) {
+LiveVerdict recheckLive(DbContext& ctx, const LiveCheck& check, const db::LimitCeiling& ceiling) {
     db::Accounts accounts(ctx.db);
     const auto account = accounts.find(check.account);
     // A removed account (or one removed and added again under the same name)
     // is not the one that authenticated.
     if (!account || (check.accountId && account->id != *check.accountId))
-        return {"account " + check.account + " was removed"};
-    if (!account->enabled) return {"account " + check.account + " was disabled"};
+        return {{"account " + check.account + " was removed"}, std::nullopt};
+    if (!account->enabled) return {{"account " + check.account + " was disabled"}, std::nullopt};
     if (!accounts.hasKey(check.account, check.keyBlob))
-        return {"key " + check.keyFingerprint + " is no longer registered to " + check.account};
-    if (!account->totpEnrolled) return {"the TOTP enrollment of " + check.account + " was reset"};
+        return {{"key " + check.keyFingerprint + " is no longer registered to " + check.account},
+                std::nullopt};
+    if (!account->totpEnrolled)
+        return {{"the TOTP enrollment of " + check.account + " was reset"}, std::nullopt};
     if (!check.session) return {};
 
-    std::vector<std::string> reasons;
+    LiveVerdict verdict;
     db::Policy policy(ctx.db);
-    for (const auto kind : check.session->channels) {
-        const auto decision =
-            policy.decide(db::AccessRequest{check.account, check.session->login,
-                                            check.session->target, kind, systemNow()},
-                          ceiling);
-        if (decision.allowed) continue;
-        reasons.insert(reasons.end(), decision.reasons.begin(), decision.reasons.end());
-        if (reasons.empty()) reasons.push_back("no grant allows this session any more");
+    const auto& session = *check.session;
+    for (const auto kind : session.channels) {
+        db::AccessRequest request{check.account, session.login, session.target, kind, systemNow()};
+        request.ongoing = true;  // a failure lock-out does not end a live session
+        auto decision = policy.decide(request, ceiling);
+        if (decision.allowed) {
+            if (!verdict.decision) verdict.decision = std::move(decision);
+            continue;
+        }
+        // The reasons that concern this session: its own grant's, and any
+        // about the account or target; not every other grant's.
+        const std::string own =
+            session.grantId ? "grant #" + std::to_string(*session.grantId) + ":" : "";
+        for (const auto& r : decision.reasons) {
+            if (r.rfind("grant #", 0) != 0 || (!own.empty() && r.rfind(own, 0) == 0))
+                verdict.reasons.push_back(r);
+        }
+        // A revoked grant is no candidate any more, so gives no reason of its own.
+        if (verdict.reasons.empty() && session.grantId) {
+            const auto id = "grant #" + std::to_string(*session.grantId);
+            if (auto g = db::Grants(ctx.db).find(*session.grantId); !g) {
+                verdict.reasons.push_back(id + " was removed");
+            } else if (g->revokedAt) {
+                verdict.reasons.push_back(id + ": revoked at " + formatIso8601(*g->revokedAt) +
+                                          (g->revokedBy.empty() ? "" : " by " + g->revokedBy));
+            }
+        }
+        if (verdict.reasons.empty())
+            verdict.reasons =
+                decision.reasons.empty()
+                    ? std::vector<std::string>{"no grant allows this session any more"}
+                    : decision.reasons;
     }
-    return reasons;
+    if (!verdict.reasons.empty()) verdict.decision.reset();
+    return verdict;
 }
 
 void startSession(DbContext& ctx, const db::SessionStart& s, const std::string& channel) {

@@ -59,14 +59,21 @@ struct LiveCheck {
     struct Session {
         std::string login;
         std::string target;
-        std::vector<db::Channel> channels;  // every kind in use
+        std::vector<db::Channel> channels;    // every kind in use
+        std::optional<std::int64_t> grantId;  // the grant that governs it now
     };
     std::optional<Session> session;
 };
-// Why the connection may not go on (empty: it may). Throws db::Error when
-// the store fails (the caller retries, then fails closed).
-std::vector<std::string> recheckLive(DbContext& ctx, const LiveCheck& check,
-                                     const db::LimitCeiling& ceiling);
+struct LiveVerdict {
+    // Why the connection may not go on (empty: it may), naming only what
+    // concerns it: the account, or the governing grant's own reasons.
+    std::vector<std::string> reasons;
+    // The session's decision again (when it may go on): its governing grant
+    // and limits now, which may differ after grants were added or revoked.
+    std::optional<db::Decision> decision;
+};
+// Throws db::Error when the store fails (the caller retries, then fails closed).
+LiveVerdict recheckLive(DbContext& ctx, const LiveCheck& check, const db::LimitCeiling& ceiling);
 
 void startSession(DbContext& ctx, const db::SessionStart& start, const std::string& channel);
 void endSession(DbContext& ctx, const db::SessionStart& start, const db::SessionEnd& end);

@@ -307,7 +307,11 @@ TEST_F(PolicyEvaluateTest, UnknownAccountAndTarget) {
     EXPECT_THAT(d.reasons, ElementsAre("unknown account bob", "unknown target db-9"));
 }
 
-TEST_F(PolicyEvaluateTest, OverlappingGrantsGiveTheMostGenerousLimits) {
+// Issue 13 ("several matching grants combine confusingly"): `policy check`
+// named grant #6 but showed grant #17's limits. One rule now: the most
+// generous matching grant governs, with its own limits (the idle timeout is
+// no longer borrowed from another grant).
+TEST_F(PolicyEvaluateTest, OverlappingGrantsAreGovernedByTheMostGenerousOne) {
     Grant shortButIdle = grant(1, "alice", "cosigner-1");
     shortButIdle.maxSession = 1h;
     shortButIdle.idleTimeout = 45min;
@@ -328,11 +332,38 @@ TEST_F(PolicyEvaluateTest, OverlappingGrantsGiveTheMostGenerousLimits) {
 
     const auto d = decide();
     ASSERT_TRUE(d.allowed);
-    EXPECT_EQ(d.grantId, 2);  // largest max-session; tie with #3 goes to the lower id
+    // #2 and #3 both let the session run 4 h; #2's expiry is later.
+    EXPECT_EQ(d.grantId, 2);
     EXPECT_EQ(d.maxSession, 4h);
-    EXPECT_EQ(d.idleTimeout, 45min);
-    EXPECT_EQ(d.endsBy, at(2026, 12, 1));  // the latest expiry among matching grants
+    EXPECT_EQ(d.idleTimeout, 10min);  // #2's own, not #1's 45 min
+    EXPECT_EQ(d.endsBy, at(2026, 12, 1));
+    EXPECT_EQ(d.endsByCause, "grant #2 expires");
+    EXPECT_EQ(d.matchingGrants, 3);
+    EXPECT_EQ(d.endsAt(kWed10), kWed10 + 4h);
     EXPECT_THAT(d.reasons, IsEmpty());
+}
+
+// A window's close is a forced end: a long grant whose window closes in 2 h
+// gives way to a 4 h grant without one; the window grant alone ends at the close.
+TEST_F(PolicyEvaluateTest, AWindowsCloseIsTheSessionsEnd) {
+    Grant office = grant(1, "alice", "cosigner-1");
+    office.maxSession = 8h;
+    office.window = "Mon-Fri 08:00-12:00 UTC";
+    Grant plain = grant(2, "alice", "cosigner-1");
+    plain.maxSession = 4h;
+    inputs_.grants = {office, plain};
+    auto d = decide();
+    ASSERT_TRUE(d.allowed);
+    EXPECT_EQ(d.grantId, 2);
+    EXPECT_FALSE(d.endsBy);
+
+    inputs_.grants = {office};
+    d = decide();
+    ASSERT_TRUE(d.allowed);
+    EXPECT_EQ(d.grantId, 1);
+    EXPECT_EQ(d.endsBy, at(2026, 11, 25, 12));
+    EXPECT_EQ(d.endsByCause, "the window Mon-Fri 08:00-12:00 UTC of grant #1 closes");
+    EXPECT_EQ(d.endsAt(kWed10), at(2026, 11, 25, 12));
 }
 
 TEST_F(PolicyEvaluateTest, AGrantWithoutExpiryMeansNoForcedEnd) {
