@@ -11,6 +11,7 @@
 #include "admin_cli/store.hpp"
 #include "common/access_window.hpp"
 #include "common/glob.hpp"
+#include "db/accounts.hpp"
 #include "db/grants.hpp"
 #include "db/policy.hpp"
 
@@ -189,10 +190,34 @@ db::AccessRequest requestFromArguments(const Invocation& inv) {
     return request;
 }
 
+// Why an account the policy allows could still not log in (issue 13): the
+// gateway needs a registered key and an enrolled TOTP.
+std::vector<std::string> loginNotes(db::Database& db, const std::string& account) {
+    std::vector<std::string> notes;
+    db::Accounts accounts(db);
+    const auto found = accounts.find(account);
+    if (!found) return notes;
+    const auto keys = accounts.listKeys(account);
+    if (keys && keys->empty()) {
+        notes.push_back(account +
+                        " cannot log in yet: no SSH key is registered (portcullis user "
+                        "key add " +
+                        account + " --file KEY.pub)");
+    }
+    if (!found->totpEnrolled) {
+        notes.push_back(account +
+                        " cannot log in yet: no TOTP authenticator is enrolled "
+                        "(portcullis user totp enroll " +
+                        account + ")");
+    }
+    return notes;
+}
+
 int policyCheck(Invocation& inv) {
     const db::AccessRequest request = requestFromArguments(inv);
     Store store(inv.globals());
     const db::Decision d = db::Policy(store.db()).decide(request);
+    const auto notes = loginNotes(store.db(), request.account);
     const std::string login =
         !d.login.empty() ? d.login : (!request.login.empty() ? request.login : "(default login)");
     if (inv.json()) {
@@ -203,10 +228,15 @@ int policyCheck(Invocation& inv) {
                    {"channel", db::channelName(request.channel)},
                    {"at", isoTime(request.at)},
                    {"grant_id", d.grantId ? json(*d.grantId) : json(nullptr)},
+                   {"matching_grants", d.matchingGrants},
                    {"max_session_s", d.allowed ? json(d.maxSession.count()) : json(nullptr)},
                    {"idle_timeout_s", d.allowed ? json(d.idleTimeout.count()) : json(nullptr)},
                    {"ends_by", isoTimeOrNull(d.endsBy)},
-                   {"reasons", d.reasons}});
+                   {"ends_by_cause", d.endsBy ? json(d.endsByCause) : json(nullptr)},
+                   {"ends_at", d.allowed ? json(isoTime(d.endsAt(request.at))) : json(nullptr)},
+                   {"opens_at", isoTimeOrNull(d.opensAt)},
+                   {"reasons", d.reasons},
+                   {"notes", notes}});
     } else {
         const std::string who = request.account + " as " + login + "@" + request.target + " (" +
                                 db::channelName(request.channel) + ")";
@@ -216,10 +246,24 @@ int policyCheck(Invocation& inv) {
                       << formatDuration(d.idleTimeout);
             if (d.endsBy) std::cout << ", ends by " << isoTime(*d.endsBy);
             std::cout << '\n';
+            // The one rule, said: which grant governs, and the real end.
+            const bool forced = d.endsBy && *d.endsBy < request.at + d.maxSession;
+            std::cout << "  a session starting then ends by " << isoTime(d.endsAt(request.at))
+                      << " at the latest ("
+                      << (forced ? d.endsByCause : "time limit " + formatDuration(d.maxSession))
+                      << ")";
+            if (d.matchingGrants > 1) {
+                std::cout << "; grant #" << d.grantId.value_or(0) << " governs it, the most "
+                          << "generous of " << d.matchingGrants << " matching grants";
+            }
+            std::cout << '\n';
         } else {
             std::cout << "denied: " << who << '\n';
             for (const auto& reason : d.reasons) std::cout << "  - " << reason << '\n';
+            if (d.opensAt)
+                std::cout << "  allowed from " << isoTime(*d.opensAt) << " (a window opens)\n";
         }
+        for (const auto& note : notes) std::cout << "note: " << note << '\n';
     }
     return d.allowed ? kExitOk : kExitFailure;
 }

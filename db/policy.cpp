@@ -102,6 +102,13 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
         if (!globMatch(g.targetPattern, target.name)) continue;
         anyCandidate = true;
         auto why = mismatches(g, target, d.login, request);
+        if (g.window && !why.empty()) {
+            if (auto window = AccessWindow::parse(*g.window);
+                window && !window->contains(request.at)) {
+                const auto opens = window->nextChange(request.at);
+                if (opens && (!d.opensAt || *opens < *d.opensAt)) d.opensAt = opens;
+            }
+        }
         if (why.empty()) {
             matching.push_back(&g);
         } else {
@@ -123,13 +130,13 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
     };
     std::optional<Candidate> used;
     for (const Grant* g : matching) {
-        Candidate c{g, g->expiresAt, g->expiresAt ? "grant #" + std::to_string(g->id) + " expires"
-                                                  : std::string(),
-                    ceiling.maxSession ? std::min(g->maxSession, *ceiling.maxSession)
-                                       : g->maxSession,
-                    ceiling.idleTimeout ? std::min(g->idleTimeout, *ceiling.idleTimeout)
-                                        : g->idleTimeout,
-                    {}};
+        Candidate c{
+            g,
+            g->expiresAt,
+            g->expiresAt ? "grant #" + std::to_string(g->id) + " expires" : std::string(),
+            ceiling.maxSession ? std::min(g->maxSession, *ceiling.maxSession) : g->maxSession,
+            ceiling.idleTimeout ? std::min(g->idleTimeout, *ceiling.idleTimeout) : g->idleTimeout,
+            {}};
         if (g->window) {
             if (auto window = AccessWindow::parse(*g->window)) {
                 const auto closes = window->nextChange(request.at);
@@ -159,6 +166,7 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
     d.endsBy = used->forcedEnd;
     d.endsByCause = used->cause;
     d.matchingGrants = static_cast<int>(matching.size());
+    d.opensAt.reset();
     d.reasons.clear();
     return d;
 }

@@ -49,6 +49,8 @@ struct Decision {
     std::optional<TimePoint> endsBy;
     std::string endsByCause;  // "the window Mon-Fri 08:00-18:00 UTC closes", "grant #6 expires"
     int matchingGrants = 0;   // how many grants allowed the request
+    // Denied while a grant's window is closed: when the first such window opens.
+    std::optional<TimePoint> opensAt;
     std::vector<std::string> reasons;  // denial: every reason, one line each
     // When the session must end at the latest, from a start at `start`.
     TimePoint endsAt(TimePoint start) const {

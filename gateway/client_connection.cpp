@@ -864,9 +864,11 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
         [this, bridgeId, request](std::optional<AccessOutcome> outcome) {
             ChannelBridge* b = findBridge(bridgeId);
             if (!b) return;
-            const std::string where =
-                (request.login.empty() ? std::string("the default login") : request.login) +
-                " on " + request.target;
+            const std::string login = outcome && !outcome->decision.login.empty()
+                                          ? outcome->decision.login
+                                          : request.login;
+            const std::string where = (login.empty() ? std::string("the default login") : login) +
+                                      " on " + request.target;
             const std::string channel = db::channelName(request.channel);
             if (!outcome) return b->deny("the gateway cannot read its store; try again later", 1);
             log_.info("policy.decision", {{"conn", id_},
@@ -876,9 +878,15 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
                                           {"channel", channel},
                                           {"allowed", outcome->decision.allowed}});
             if (!outcome->decision.allowed) {
-                return b->deny("access denied: " + request.account + " may not open " + channel +
-                                   " as " + where,
-                               1);
+                // What and why, for this request only (the user proved both factors).
+                const auto& d = outcome->decision;
+                std::string why;
+                for (const auto& r : d.reasons) why += (why.empty() ? "" : "; ") + r;
+                return b->deny(
+                    "access denied: " + request.account + " may not open " + channel + " as " +
+                        where + (why.empty() ? "" : " (" + why + ")") +
+                        (d.opensAt ? "; it may from " + clockTimeUtc(*d.opensAt, systemNow()) : ""),
+                    1);
             }
             if (auto other = boundElsewhere(*outcome)) return b->deny(*other, 1);
             admit(bridgeId, *outcome);
