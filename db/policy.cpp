@@ -83,7 +83,7 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
             d.reasons.push_back("account " + request.account + " is disabled");
             accountUsable = false;
         }
-        if (inputs.account->lockedAt(request.at)) {
+        if (inputs.account->lockedAt(request.at) && !request.ongoing) {
             d.reasons.push_back("account " + request.account + " is locked until " +
                                 formatIso8601(*inputs.account->lockedUntil));
             accountUsable = false;

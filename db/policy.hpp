@@ -20,6 +20,11 @@ struct AccessRequest {
     std::string target;
     Channel channel = Channel::shell;
     TimePoint at{};
+    // A live session's re-check: a failure lock-out (locked_until) does not end
+    // it, since failed codes typed by someone else must not revoke a person's
+    // session (issue 12, finding 3); disabled, revoked, expired and outside the
+    // window still deny.
+    bool ongoing = false;
 };
 
 // A ceiling from the gateway's configuration on every limit.

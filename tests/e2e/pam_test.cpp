@@ -236,7 +236,8 @@ TEST_F(PamTest, CodeUsedAtGatewayIsRefusedByPam) {
         ASSERT_TRUE(key) << key.error();
         db::AuditLog audit(*database, &dir, false);
         db::OtpGuard guard(*database, *key, audit);
-        ASSERT_TRUE(guard.verify("alice", code, "198.51.100.1", now()).accepted());
+        ASSERT_TRUE(
+            guard.verify("alice", code, "198.51.100.1", db::FirstFactor::proven, now()).accepted());
     }
     const auto r = authenticate("", "alice", code + "\n");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
