@@ -77,5 +77,6 @@ std::vector<CommandSpec> targetCommands();
 std::vector<CommandSpec> grantCommands();
 std::vector<CommandSpec> auditCommands();
 std::vector<CommandSpec> sessionCommands();
+std::vector<CommandSpec> throttleCommands();
 
 }  // namespace portcullis::cli
