@@ -413,10 +413,12 @@ Result<AuditAnchor> parseAuditAnchor(std::string_view text) {
 namespace {
 
 // Lines of events committed within this long before a check may still be on
-// their way to audit.log (written after the commit): waited for a moment.
+// their way to audit.log (written right after the commit): waited for while
+// audit.log grows, for at most kInFlightWait.
 constexpr std::int64_t kInFlightMicros = 10'000'000;
 constexpr std::chrono::milliseconds kInFlightWait{2000};
 constexpr std::chrono::milliseconds kInFlightPoll{100};
+constexpr int kQuietPolls = 3;  // audit.log did not grow for this many polls: nothing is coming
 
 struct Unmirrored {
     std::int64_t id;
@@ -575,22 +577,25 @@ AuditVerifyReport AuditLog::verify(const std::vector<AuditAnchor>& anchors) {
     // Rows committed just before the snapshot may have their line written a
     // moment later: read what was appended, and wait a little for recent ones.
     auto settle = [&] {
-        mirror->readMore();
+        const bool grew = mirror->readMore();
         std::erase_if(unmirrored, [&](const Unmirrored& u) {
             if (!mirror->lines().count(u.id)) return false;
             if (auto r = fetch(u.id)) compareWithMirror(*r);
             return true;
         });
+        return grew;
     };
     settle();
+    const auto inFlight = [](const Unmirrored& u) {
+        return nowMicros() - u.tsMicros < kInFlightMicros;
+    };
+    int quiet = 0;
     for (auto waited = std::chrono::milliseconds(0);
-         waited < kInFlightWait &&
-         std::any_of(
-             unmirrored.begin(), unmirrored.end(),
-             [](const Unmirrored& u) { return nowMicros() - u.tsMicros < kInFlightMicros; });
+         waited < kInFlightWait && quiet < kQuietPolls &&
+         std::any_of(unmirrored.begin(), unmirrored.end(), inFlight);
          waited += kInFlightPoll) {
         std::this_thread::sleep_for(kInFlightPoll);
-        settle();
+        quiet = settle() ? 0 : quiet + 1;
     }
 
     // Lines whose row the snapshot did not have: newer, or deleted.

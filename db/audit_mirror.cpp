@@ -87,17 +87,19 @@ void AuditMirror::read(const fs::path& auditLog) {
     readFile(auditLog, 0, 1);
 }
 
-void AuditMirror::readMore() {
-    if (!present_ || unreadable_) return;
+bool AuditMirror::readMore() {
+    if (!present_ || unreadable_) return false;
     struct stat st {};
     if (::lstat(auditLog_.c_str(), &st) != 0 || st.st_ino != inode_ || st.st_size <= readBytes_) {
-        return;
+        return false;
     }
     // A fragment at the old end of file may have been a line still being written.
     std::erase_if(fragments_, [&](const MirrorFragment& f) {
         return f.atEndOfFile && f.file == auditLog_.filename().string();
     });
+    const auto before = readBytes_;
     readFile(auditLog_, readBytes_, readLines_ + 1);
+    return readBytes_ != before || st.st_size != before;
 }
 
 void AuditMirror::readFile(const fs::path& file, off_t from, std::size_t firstLineNo) {

@@ -42,8 +42,9 @@ class AuditMirror {
     // Reads audit.log and its rotated copies in `root` (`auditLog` is the
     // path of audit.log itself).
     void read(const std::filesystem::path& auditLog);
-    // What was appended to audit.log since read() or the last readMore().
-    void readMore();
+    // What was appended to audit.log since read() or the last readMore();
+    // false when nothing was.
+    bool readMore();
 
     bool present() const { return present_; }
     // Why audit.log itself could not be read; and the rotated copies that could not.
