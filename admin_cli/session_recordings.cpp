@@ -99,7 +99,8 @@ AuditedSeals AuditedSeals::load(db::AuditLog& audit, const std::optional<std::st
         const auto& d = r.event.details;
         const std::string path =
             d.contains("path") && d["path"].is_string() ? d["path"].get<std::string>() : "";
-        seals.known_.try_emplace(key, Known{r.id, r.event.type, path});
+        auto [it, inserted] = seals.known_.try_emplace(key, Known{r.id, r.event.type, path});
+        if (!inserted && it->second.path.empty()) it->second.path = path;
     };
     for (const char* type : {"session.recording", "recording.checkpoint"}) {
         db::AuditFilter filter;
