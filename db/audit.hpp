@@ -7,8 +7,9 @@
 //
 // Event types used across Portcullis (dot-separated, noun.verb):
 //   auth.publickey auth.totp auth.recovery  (login attempts, result in details)
-//   account.locked  policy.decision  session.start session.end session.expired
-//   session.kill  pam.auth  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
+//   account.locked  source.throttled  policy.decision  session.start session.end
+//   session.expired session.kill  session.recording recording.checkpoint  pam.auth
+//   audit.checkpoint (syslog)  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
 // No secret (code, TOTP secret, recovery code, key material) may appear in
 // details; record() refuses a details object with a key named like one
 // ("code", "secret", "password", "recovery_code", "otp", "private_key").
