@@ -54,7 +54,8 @@ std::optional<AccountState> loadAccount(Database& db, std::string_view name) {
 
 OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
                       const GuardConfig& config, std::string_view account, std::string_view code,
-                      std::string_view source, FirstFactor firstFactor, TimePoint now) {
+                      const OtpSource& from, FirstFactor firstFactor, TimePoint now) {
+    const std::string_view source = from.key;
     const std::int64_t nowSecs = toUnix(now);
     const bool proven = firstFactor == FirstFactor::proven;
     // One write transaction for the whole check: BEGIN IMMEDIATE serializes
@@ -80,7 +81,7 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
         AuditEvent event;
         event.type = "source.throttled";
         event.actor = tried.empty() ? std::string("-") : tried;
-        event.source = std::string(source);
+        event.source = std::string(from.address);
         event.details = {
             {"source_key", std::string(source)},
             {"account", tried},
@@ -190,13 +191,14 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
             AuditEvent event;
             event.type = "account.locked";
             event.actor = std::string(account);
-            event.source = std::string(source);
+            event.source = std::string(from.address);
             event.details = {
                 {"account", std::string(account)},
                 {"failures", failures},
                 {"locked_until", formatIso8601(now + config.lockout)},
                 {"lockout_seconds", config.lockout.count()},
                 {"reason", OtpVerdict{result}.reason()},
+                {"source_key", std::string(source)},
             };
             audit.record(tx, event);
             result = OtpResult::locked;
@@ -234,7 +236,7 @@ std::string OtpVerdict::reason() const {
 }
 
 OtpVerdict OtpGuard::verify(std::string_view account, std::string_view code,
-                            std::string_view source, FirstFactor firstFactor, TimePoint now) {
+                            const OtpSource& source, FirstFactor firstFactor, TimePoint now) {
     // Callers deny on db::Error; anything else that goes wrong inside (a bad
     // configuration, an audit event refused) is reported the same way, and the
     // transaction rolls back.

@@ -43,6 +43,19 @@ struct GuardConfig {
     }
 };
 
+// Where an attempt comes from: the key its failures count against
+// (SourceThrottles: an address or IPv6 /64 at the gateway, "pam:SERVICE:..."
+// at the PAM module) and the exact address the audit records (may be empty).
+struct OtpSource {
+    std::string_view key;
+    std::string_view address;
+    OtpSource(std::string_view k, std::string_view a) : key(k), address(a) {}
+    // Both the same: an address that is its own key.
+    OtpSource(std::string_view both) : key(both), address(both) {}
+    OtpSource(const char* both) : OtpSource(std::string_view(both)) {}
+    OtpSource(const std::string& both) : OtpSource(std::string_view(both)) {}
+};
+
 // Did the caller verify a first factor of this account before asking for the code?
 enum class FirstFactor {
     proven,    // the gateway: the account's registered key signed the request
@@ -79,9 +92,9 @@ class OtpGuard {
 
     // The caller audits the attempt itself (auth.totp / pam.auth); the guard
     // audits `account.locked` when this failure locks the account and
-    // `source.throttled` when it starts a source's backoff. `source` is the
-    // source key (SourceThrottles). Throws db::Error if the store fails: callers deny.
-    OtpVerdict verify(std::string_view account, std::string_view code, std::string_view source,
+    // `source.throttled` when it starts a source's backoff. Throws db::Error if
+    // the store fails: callers deny.
+    OtpVerdict verify(std::string_view account, std::string_view code, const OtpSource& source,
                       FirstFactor firstFactor, TimePoint now);
 
   private:

@@ -43,7 +43,8 @@ db::OtpVerdict checkCode(DbContext& ctx, const std::string& account, const Secre
     // proven first factor, so failures count towards the account's lock-out.
     // The throttle counts an IPv6 /64 as one source, as admission does; the
     // audit event keeps the exact address.
-    const auto verdict = guard.verify(account, code.view(), sourceBlock(peer.address),
+    const std::string block = sourceBlock(peer.address);
+    const auto verdict = guard.verify(account, code.view(), db::OtpSource{block, peer.address},
                                       db::FirstFactor::proven, systemNow());
     const bool recovery = verdict.result == db::OtpResult::acceptedRecovery;
     ctx.audit.record(event(recovery ? "auth.recovery" : "auth.totp", account, peer,

@@ -191,8 +191,10 @@ int authenticate(pam_handle_t* pamh, const ModuleOptions& options, const Log& lo
             // The module cannot know whether the stack proved a password first
             // (docs/pam.md puts pam_unix before it as requisite): its failures
             // slow their source down and never lock the account.
+            const std::string sourceKey = request.source();
             const db::OtpVerdict verdict =
-                guard.verify(account, code, request.source(), db::FirstFactor::unproven, now());
+                guard.verify(account, code, db::OtpSource{sourceKey, request.rhost},
+                             db::FirstFactor::unproven, now());
             outcome.reason = verdict.reason();
             outcome.throttledUntil = verdict.retryAt;
             if (verdict.accepted()) {

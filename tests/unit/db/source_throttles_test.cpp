@@ -232,6 +232,45 @@ TEST_F(SourceThrottleTest, UnlockingAnAccountClearsTheThrottlesItIsInvolvedIn) {
     EXPECT_THAT(throttles.clearForAccount("carol"), IsEmpty());
 }
 
+// Finding 6 item: the gateway's code throttle counts an IPv6 /64 as one
+// source (the key), while the audit keeps the exact address.
+TEST_F(SourceThrottleTest, TheKeyIsThrottledAndTheExactAddressAudited) {
+    GuardConfig config;
+    config.maxSourceFailures = 2;
+    guard_.emplace(db_, key_, *audit_, config);
+    const std::string block = "2001:db8:1:2::/64";
+    const auto from = [&](const char* address) { return OtpSource{block, address}; };
+    for (int i = 0; i < 5; ++i) {
+        const std::string address = "2001:db8:1:2::" + std::to_string(i + 1);
+        guard_->verify("alice", wrongCodeAt(kT0), from(address.c_str()), FirstFactor::proven, kT0);
+    }
+    // Two failures from two addresses of the /64 refuse the whole /64...
+    EXPECT_EQ(
+        guard_->verify("alice", codeAt(kT0), from("2001:db8:1:2::99"), FirstFactor::proven, kT0)
+            .result,
+        OtpResult::throttled);
+    EXPECT_EQ(SourceThrottles(db_).find(block)->failures, 2);
+    // ...another /64 is another source.
+    EXPECT_EQ(guard_
+                  ->verify("bob", "000000", OtpSource{"2001:db8:1:3::/64", "2001:db8:1:3::1"},
+                           FirstFactor::proven, kT0)
+                  .result,
+              OtpResult::badCode);
+}
+
+TEST_F(SourceThrottleTest, ALockOutIsAuditedWithTheExactAddress) {
+    for (int i = 0; i < 5; ++i) {
+        guard_->verify("alice", wrongCodeAt(kT0), OtpSource{"2001:db8:1:2::/64", "2001:db8:1:2::7"},
+                       FirstFactor::proven, kT0);
+    }
+    AuditFilter filter;
+    filter.type = "account.locked";
+    const auto events = audit_->list(filter);
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].event.source, "2001:db8:1:2::7");
+    EXPECT_EQ(events[0].event.details.at("source_key"), "2001:db8:1:2::/64");
+}
+
 TEST_F(SourceThrottleTest, TheWindowThrottleStillHoldsForProvenFailures) {
     // 20 failures within 15 minutes from one address refuse it until the window ends.
     GuardConfig config;
