@@ -99,22 +99,68 @@ int auditList(Invocation& inv) {
     return kExitOk;
 }
 
+void verifyOptions(cxxopts::Options& o) {
+    // clang-format off
+    o.add_options()("anchor",
+                    "event ID must still be in the chain with this hash, as an audit.checkpoint "
+                    "(or `portcullis audit head`) recorded it; repeatable",
+                    cxxopts::value<std::vector<std::string>>(), "ID:HASH");
+    // clang-format on
+}
+
+// The problem shape `session verify --json` uses too: what it is about, and the text.
+json problemJson(const db::AuditProblem& p) {
+    return {{"id", p.id ? json(*p.id) : json(nullptr)}, {"problem", p.text}};
+}
+
 int auditVerify(Invocation& inv) {
+    std::vector<db::AuditAnchor> anchors;
+    for (const auto& text : inv.options("anchor")) {
+        auto anchor = db::parseAuditAnchor(text);
+        if (!anchor) throw UsageError("--anchor: " + anchor.error());
+        anchors.push_back(std::move(anchor).value());
+    }
     Store store(inv.globals());
-    const db::AuditVerifyReport report = store.audit().verify();
+    const db::AuditVerifyReport report = store.audit().verify(anchors);
     if (inv.json()) {
-        printJson(
-            {{"ok", report.ok()}, {"checked", report.checked}, {"problems", report.problems}});
+        json problems = json::array();
+        for (const auto& p : report.problems) problems.push_back(problemJson(p));
+        printJson({{"ok", report.ok()},
+                   {"checked", report.checked},
+                   {"anchors", anchors.size()},
+                   {"mirror",
+                    {{"files", report.mirrorFiles},
+                     {"first_id", report.mirrorFirst ? json(*report.mirrorFirst) : json(nullptr)},
+                     {"last_id", report.mirrorLast ? json(*report.mirrorLast) : json(nullptr)}}},
+                   {"problems", problems}});
     } else if (report.ok()) {
-        std::cout << "audit chain intact: " << report.checked << " events verified\n";
+        std::cout << "audit chain intact: " << report.checked << " events verified";
+        if (report.mirrorFirst) {
+            std::cout << "; audit.log agrees (events " << *report.mirrorFirst << "-"
+                      << *report.mirrorLast << ")";
+        }
+        if (!anchors.empty()) std::cout << "; " << anchors.size() << " anchor(s) hold";
+        std::cout << '\n';
     } else {
-        for (const auto& problem : report.problems) std::cout << problem << '\n';
+        for (const auto& problem : report.problems) std::cout << problem.text << '\n';
     }
     if (!report.ok()) {
         printError("audit chain broken: " + std::to_string(report.problems.size()) +
                    " problem(s) in " + std::to_string(report.checked) +
-                   " events; keep the database as evidence and compare with audit.log and syslog");
+                   " events; keep the database and audit.log as evidence and compare them with "
+                   "your SIEM's copy (syslog, audit.checkpoint events)");
         return kExitFailure;
+    }
+    return kExitOk;
+}
+
+int auditHead(Invocation& inv) {
+    Store store(inv.globals());
+    const db::AuditHead head = store.audit().head();
+    if (inv.json()) {
+        printJson({{"id", head.id}, {"hash", head.hash}});
+    } else {
+        std::cout << head.id << ' ' << head.hash << '\n';
     }
     return kExitOk;
 }
@@ -201,9 +247,15 @@ std::vector<CommandSpec> auditCommands() {
          .run = auditList,
          .options = listOptions},
         {.path = "audit verify",
+         .usage = "[--anchor ID:HASH]...",
+         .summary = "check the hash chain, audit.log and the anchors; exit 1 and list the "
+                    "problems when they disagree",
+         .run = auditVerify,
+         .options = verifyOptions},
+        {.path = "audit head",
          .usage = "",
-         .summary = "check the hash chain; exit 1 and list the problems when it is broken",
-         .run = auditVerify},
+         .summary = "the newest event's id and hash (ID HASH), to keep outside the store",
+         .run = auditHead},
         {.path = "audit tail",
          .usage = "[--type T] [--user U] [--limit N]",
          .summary = "the last events, then new ones as they come (until Ctrl-C)",

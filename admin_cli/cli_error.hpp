@@ -48,5 +48,8 @@ T requireUsage(Result<T>&& result, std::string_view what) {
     if (!result) throw UsageError(std::string(what) + ": " + result.error());
     return std::move(result).value();
 }
+inline void requireUsage(Result<void>&& result, std::string_view what) {
+    if (!result) throw UsageError(std::string(what) + ": " + result.error());
+}
 
 }  // namespace portcullis::cli

@@ -41,6 +41,8 @@ class Invocation {
 
     // A flag's value if it was given on the line.
     std::optional<std::string> option(const std::string& name) const;
+    // Every value of a repeatable flag (cxxopts::value<std::vector<std::string>>).
+    std::vector<std::string> options(const std::string& name) const;
     // A flag's value, or its declared default.
     std::string optionOr(const std::string& name) const;
     bool flag(const std::string& name) const;
@@ -75,5 +77,6 @@ std::vector<CommandSpec> targetCommands();
 std::vector<CommandSpec> grantCommands();
 std::vector<CommandSpec> auditCommands();
 std::vector<CommandSpec> sessionCommands();
+std::vector<CommandSpec> throttleCommands();
 
 }  // namespace portcullis::cli

@@ -14,7 +14,6 @@
 namespace portcullis::cli {
 namespace {
 
-constexpr int kTimeoutSeconds = 10;
 constexpr std::size_t kMaxResponse = 16 * 1024 * 1024;
 
 class Fd {
@@ -34,7 +33,7 @@ class Fd {
 }  // namespace
 
 nlohmann::json controlRequest(const std::filesystem::path& socketPath,
-                              const nlohmann::json& request) {
+                              const nlohmann::json& request, std::chrono::seconds timeout) {
     const std::string notRunning = "portcullisd is not running (no " + socketPath.string() + ")";
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -45,9 +44,9 @@ nlohmann::json controlRequest(const std::filesystem::path& socketPath,
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) throw Failure(std::string("cannot create a socket: ") + std::strerror(errno));
-    timeval timeout{kTimeoutSeconds, 0};
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    timeval deadline{static_cast<time_t>(timeout.count()), 0};
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &deadline, sizeof deadline);
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
         if (errno == ENOENT || errno == ECONNREFUSED) throw Failure(notRunning);
         if (errno == EACCES || errno == EPERM) {

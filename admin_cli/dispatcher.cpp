@@ -36,7 +36,7 @@ const std::vector<CommandSpec>& commandTable() {
     static const std::vector<CommandSpec> table = [] {
         std::vector<CommandSpec> all;
         for (auto family : {initCommands, userCommands, groupCommands, targetCommands,
-                            grantCommands, auditCommands, sessionCommands}) {
+                            grantCommands, auditCommands, sessionCommands, throttleCommands}) {
             auto part = family();
             all.insert(all.end(), part.begin(), part.end());
         }

@@ -6,6 +6,7 @@
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
 #include "admin_cli/grant_view.hpp"
+#include "admin_cli/live_recheck.hpp"
 #include "admin_cli/operator_name.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/store.hpp"
@@ -75,7 +76,9 @@ db::Grant grantFromArguments(const Invocation& inv, TimePoint now) {
     if (const auto d = inv.option("idle-timeout"))
         g.idleTimeout = requireDuration(*d, "--idle-timeout");
     if (const auto window = inv.option("window")) {
-        g.window = requireUsage(AccessWindow::parse(*window), "--window").toString();
+        const AccessWindow parsed = requireUsage(AccessWindow::parse(*window), "--window");
+        requireUsage(db::checkWindowHours(parsed), "--window");
+        g.window = parsed.toString();
     }
     if (const auto expires = inv.option("expires")) {
         const TimePoint at = requireUsage(parseExpiry(*expires, now), "--expires");
@@ -118,11 +121,18 @@ int grantRevoke(Invocation& inv) {
     const db::Grant g = require(db::Grants(store.db()).revoke(id, operatorName(), now));
     store.recordChange("admin.grant.revoke",
                        {{"grant_id", id}, {"subject", g.subject}, {"target", g.targetPattern}});
-    if (inv.json()) {
-        printJson(grantJson(g, now));
-    } else {
+    if (!inv.json()) {
         std::cout << "revoked grant #" << id << " (" << g.subject << " -> " << g.targetPattern
                   << "); live sessions that relied on it end within a minute\n";
+    }
+    // Which connections relied on it is the daemon's to know: all are re-checked.
+    const RecheckOutcome outcome = requestRecheck(store.dir(), std::nullopt);
+    if (inv.json()) {
+        json out = grantJson(g, now);
+        out["live_connections_rechecked"] = recheckJson(outcome);
+        printJson(out);
+    } else {
+        std::cout << outcome.note << '\n';
     }
     return kExitOk;
 }

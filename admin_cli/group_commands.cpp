@@ -4,6 +4,8 @@
 #include "admin_cli/arguments.hpp"
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
+#include "admin_cli/grant_cleanup.hpp"
+#include "admin_cli/live_recheck.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/store.hpp"
 #include "db/groups.hpp"
@@ -25,7 +27,10 @@ int groupAdd(Invocation& inv) {
     const std::string name = requireGroupName(inv.arg(0));
     Store store(inv.globals(), Store::Access::change);
     require(db::Groups(store.db()).add(name, systemNow()));
-    store.recordChange("admin.group.add", {{"group", name}});
+    // Grants of a group removed before removal revoked them: not inherited.
+    const json leftovers =
+        revokeGrantsOfSubject(store, "@" + name, "left over from an earlier group " + name);
+    store.recordChange("admin.group.add", {{"group", name}, {"revoked_grants", leftovers}});
     report(inv, {{"name", name}, {"members", json::array()}},
            "added group " + name + " (grant to it as @" + name + ")");
     return kExitOk;
@@ -35,8 +40,20 @@ int groupRemove(Invocation& inv) {
     const std::string name = requireGroupName(inv.arg(0));
     Store store(inv.globals(), Store::Access::change);
     require(db::Groups(store.db()).remove(name));
-    store.recordChange("admin.group.remove", {{"group", name}});
-    report(inv, {{"name", name}, {"removed", true}}, "removed group " + name);
+    const json revoked = revokeGrantsOfSubject(store, "@" + name, "group " + name + " removed");
+    store.recordChange("admin.group.remove", {{"group", name}, {"revoked_grants", revoked}});
+    json out = {{"name", name}, {"removed", true}, {"revoked_grants", revoked}};
+    if (!inv.json()) {
+        std::cout << "removed group " << name;
+        if (!revoked.empty()) std::cout << " and revoked its grant(s) " << grantIdList(revoked);
+        std::cout << '\n';
+    }
+    if (!revoked.empty()) {
+        const RecheckOutcome outcome = requestRecheck(store.dir(), std::nullopt);
+        if (!inv.json()) std::cout << outcome.note << '\n';
+        out["live_connections_rechecked"] = recheckJson(outcome);
+    }
+    if (inv.json()) printJson(out);
     return kExitOk;
 }
 
@@ -89,7 +106,7 @@ std::vector<CommandSpec> groupCommands() {
          .maxArgs = 1},
         {.path = "group remove",
          .usage = "NAME",
-         .summary = "remove a group",
+         .summary = "remove a group; revokes the grants to @NAME",
          .run = groupRemove,
          .minArgs = 1,
          .maxArgs = 1},

@@ -15,6 +15,7 @@
 #include "admin_cli/ssh_handles.hpp"
 #include "admin_cli/store.hpp"
 #include "common/ssh_public_key.hpp"
+#include "db/accounts.hpp"
 #include "db/database.hpp"
 #include "db/master_key.hpp"
 #include "db/state_dir.hpp"
@@ -130,6 +131,31 @@ std::string ensureKeyPair(const db::StateDir& dir, const fs::path& file, const s
     return line;
 }
 
+// Recording sidecars that hold input sealed with master.key (typed at
+// password prompts): recordings/NAME.secrets.
+std::size_t sealedRecordingFiles(const db::StateDir& dir) {
+    std::size_t count = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir.recordings(), ec)) {
+        if (entry.path().extension() == ".secrets") ++count;
+    }
+    return count;
+}
+
+// A store whose master.key went missing still holds what only that key opens:
+// a new key would strand all of it (issue 12, finding 10). Restoring is the way.
+void refuseToStrandSecrets(const db::StateDir& dir, Store& store) {
+    const auto secrets = db::Accounts(store.db()).sealedSecretCount();
+    const auto sidecars = sealedRecordingFiles(dir);
+    if (secrets == 0 && sidecars == 0) return;
+    std::string what = std::to_string(secrets) + " sealed TOTP secret(s)";
+    if (sidecars > 0) what += " and " + std::to_string(sidecars) + " sealed recording file(s)";
+    throw Failure("master.key is missing from " + dir.root().string() + " but the store holds " +
+                  what +
+                  ": restore master.key from your backup (a new key would open none of them); "
+                  "init made no change");
+}
+
 int init(Invocation& inv) {
     const db::StateDir dir = resolveStateDir(inv.globals());
     std::vector<std::string> created;
@@ -142,6 +168,7 @@ int init(Invocation& inv) {
     Store store(dir, std::move(database));
 
     const bool hadMasterKey = present(dir.masterKey());
+    if (!hadMasterKey && hadDatabase) refuseToStrandSecrets(dir, store);
     require(db::MasterKey::createOrLoad(dir));
     if (!hadMasterKey) created.push_back(relativeName(dir, dir.masterKey()));
 

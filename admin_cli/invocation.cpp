@@ -7,6 +7,11 @@ std::optional<std::string> Invocation::option(const std::string& name) const {
     return (*flags_)[name].as<std::string>();
 }
 
+std::vector<std::string> Invocation::options(const std::string& name) const {
+    if (!flags_ || flags_->count(name) == 0) return {};
+    return (*flags_)[name].as<std::vector<std::string>>();
+}
+
 std::string Invocation::optionOr(const std::string& name) const {
     if (!flags_) return {};
     const auto& value = (*flags_)[name];

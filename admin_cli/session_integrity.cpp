@@ -1,8 +1,10 @@
 // portcullis session verify / prune: recordings checked against the size and
 // SHA-256 sealed when they were closed, and old sessions deleted with their
 // recordings (audited as session.pruned).
+#include <filesystem>
 #include <iostream>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "admin_cli/arguments.hpp"
@@ -22,8 +24,12 @@ using nlohmann::json;
 
 // ---- verify -----------------------------------------------------------------
 
+// `session verify` exits 3 when nothing is wrong but some recording could only
+// be verified up to its last checkpoint (SPEC §15).
+constexpr int kExitUnverifiable = 3;
+
 void verifyOptions(cxxopts::Options& o) {
-    o.add_options()("all", "every recording in the store");
+    o.add_options()("all", "every recording in the store, and those the audit chain knows");
 }
 
 std::set<std::string> activeSessionIds(db::Database& db) {
@@ -40,12 +46,84 @@ json verifyJson(const db::RecordingRow& row, const SealCheck& check) {
             {"channel", row.channel},
             {"path", row.path},
             {"status", stateCode(check.state)},
-            {"ok", !check.problem()},
+            {"ok", !check.problem() && !check.unverifiable()},
             {"size", row.size ? json(*row.size) : json()},
             {"sha256", row.sha256 ? json(*row.sha256) : json()},
             {"actual_size", check.actualSize ? json(*check.actualSize) : json()},
             {"actual_sha256", check.actualSha256.empty() ? json() : json(check.actualSha256)},
             {"detail", check.detail}};
+}
+
+// One problem, in the shape `audit verify --json` uses too: what it is about
+// and one line of text.
+struct VerifyProblem {
+    std::string sessionId;
+    std::optional<int> channel;
+    std::string text;
+};
+
+json problemJson(const VerifyProblem& p) {
+    return {{"session_id", p.sessionId},
+            {"channel", p.channel ? json(*p.channel) : json(nullptr)},
+            {"problem", p.text}};
+}
+
+std::vector<db::AuditRecord> eventsOfType(db::AuditLog& audit, const std::string& type) {
+    db::AuditFilter filter;
+    filter.type = type;
+    filter.limit = std::numeric_limits<int>::max();
+    return audit.list(filter);
+}
+
+// Sessions and recordings the audit chain knows (session.start,
+// session.recording, recording.checkpoint) that the store no longer holds,
+// other than those `session prune` removed (issue 12, finding 6).
+std::vector<VerifyProblem> goneFromTheStore(Store& store, const AuditedSeals& audited,
+                                            const std::vector<db::RecordingRow>& rows) {
+    std::set<std::string> pruned;
+    for (const auto& r : eventsOfType(store.audit(), "session.pruned")) {
+        const auto& ids = r.event.details.value("session_ids", json::array());
+        if (!ids.is_array()) continue;
+        for (const auto& id : ids) {
+            if (id.is_string()) pruned.insert(id.get<std::string>());
+        }
+    }
+    db::Sessions sessions(store.db());
+    std::set<std::string> missingSessions;
+    std::vector<VerifyProblem> out;
+    for (const auto& r : eventsOfType(store.audit(), "session.start")) {
+        const auto& d = r.event.details;
+        if (!d.is_object() || !d.contains("session_id") || !d["session_id"].is_string()) continue;
+        const auto id = d["session_id"].get<std::string>();
+        if (pruned.contains(id) || missingSessions.contains(id) || sessions.find(id)) continue;
+        missingSessions.insert(id);
+        out.push_back({id, std::nullopt,
+                       "session " + id + ": started in the audit chain (session.start event " +
+                           std::to_string(r.id) + ") but not in the store (row deleted)"});
+    }
+    std::set<std::pair<std::string, int>> present;
+    for (const auto& row : rows) present.insert({row.sessionId, row.channel});
+    for (const auto& [key, known] : audited.knownRecordings()) {
+        if (pruned.contains(key.first) || present.contains(key)) continue;
+        std::string where;
+        if (!known.path.empty()) {
+            db::RecordingRow probe;
+            probe.sessionId = key.first;
+            probe.channel = key.second;
+            probe.path = known.path;
+            const auto file = recordingFile(store.dir(), probe);
+            std::error_code ec;
+            where = file && std::filesystem::exists(*file, ec)
+                        ? "; its file " + known.path + " is still there"
+                        : "; its file " + known.path + " is gone";
+        }
+        out.push_back({key.first, key.second,
+                       "recording of session " + key.first + " channel " +
+                           std::to_string(key.second) + ": in the audit chain (" + known.type +
+                           " event " + std::to_string(known.eventId) + ") but not in the store" +
+                           where});
+    }
+    return out;
 }
 
 int sessionVerify(Invocation& inv) {
@@ -69,8 +147,9 @@ int sessionVerify(Invocation& inv) {
 
     const auto audited = AuditedSeals::load(store.audit(), id);
     json report = json::array();
+    std::vector<VerifyProblem> problems;
+    std::size_t unverifiable = 0;
     Table table({"SESSION", "CH", "PATH", "STATUS", "DETAIL"});
-    std::size_t problems = 0;
     {
         Progress progress("verified", "recordings", rows.size());
         for (std::size_t i = 0; i < rows.size(); ++i) {
@@ -78,32 +157,56 @@ int sessionVerify(Invocation& inv) {
             const auto& row = rows[i];
             const SealCheck check =
                 checkSeal(store.dir(), row, active.contains(row.sessionId), audited);
-            if (check.problem()) ++problems;
+            if (check.problem()) {
+                problems.push_back({row.sessionId, row.channel,
+                                    "session " + row.sessionId + " channel " +
+                                        std::to_string(row.channel) + " (" + row.path +
+                                        "): " + verifyLabel(check.state) +
+                                        (check.detail.empty() ? "" : ": " + check.detail)});
+            }
+            if (check.unverifiable()) ++unverifiable;
             report.push_back(verifyJson(row, check));
             table.addRow({row.sessionId, std::to_string(row.channel), printableLine(row.path),
                           verifyLabel(check.state), printableLine(orDash(check.detail))});
         }
     }
+    std::vector<VerifyProblem> gone;
+    if (all) gone = goneFromTheStore(store, audited, rows);
+    problems.insert(problems.end(), gone.begin(), gone.end());
+
+    const int exit = !problems.empty()  ? kExitFailure
+                     : unverifiable > 0 ? kExitUnverifiable
+                                        : kExitOk;
     if (inv.json()) {
-        printJson({{"ok", problems == 0},
+        json list = json::array();
+        for (const auto& p : problems) list.push_back(problemJson(p));
+        printJson({{"ok", exit == kExitOk},
                    {"checked", rows.size()},
-                   {"problems", problems},
+                   {"unverifiable", unverifiable},
+                   {"problems", list},
                    {"recordings", report}});
     } else {
         table.print(std::cout, id ? "session " + *id + " has no recordings" : "no recordings");
+        for (const auto& p : gone) std::cout << printableLine(p.text) << '\n';
         if (!rows.empty()) {
-            std::cout << rows.size() << " recording(s) checked: " << rows.size() - problems
-                      << " ok or still being written, " << problems << " problem(s)\n";
+            const std::size_t recordingProblems = problems.size() - gone.size();
+            std::cout << rows.size()
+                      << " recording(s) checked: " << rows.size() - recordingProblems - unverifiable
+                      << " ok or still being written, " << unverifiable
+                      << " unverifiable after their last checkpoint, " << recordingProblems
+                      << " problem(s)\n";
         }
     }
-    if (problems > 0) {
-        printError(std::to_string(problems) +
-                   " recording(s) failed verification: keep the files and the database as "
-                   "evidence, and compare with your backups and the audit chain (`portcullis "
-                   "audit verify`)");
-        return kExitFailure;
+    if (exit == kExitFailure) {
+        printError(std::to_string(problems.size()) +
+                   " problem(s): keep the files and the database as evidence, and compare with "
+                   "your backups and the audit chain (`portcullis audit verify`)");
+    } else if (exit == kExitUnverifiable) {
+        printError(std::to_string(unverifiable) +
+                   " recording(s) were never sealed (a crash); each matches its last checkpoint, "
+                   "what was written after it cannot be verified");
     }
-    return kExitOk;
+    return exit;
 }
 
 // ---- prune ------------------------------------------------------------------
@@ -236,8 +339,8 @@ std::vector<CommandSpec> sessionIntegrityCommands() {
     return {
         {.path = "session verify",
          .usage = "(ID | --all)",
-         .summary = "recompute recordings' size and SHA-256 against their seal (exit 1 on any "
-                    "problem)",
+         .summary = "recompute recordings' size and SHA-256 against their seal and checkpoints "
+                    "(exit 1 on any problem, 3 when only an unsealed tail is unverifiable)",
          .run = sessionVerify,
          .options = verifyOptions,
          .maxArgs = 1},

@@ -1,5 +1,6 @@
 #include "admin_cli/session_recordings.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -7,6 +8,7 @@
 #include <cstring>
 #include <iostream>
 #include <limits>
+#include <vector>
 
 #include "admin_cli/arguments.hpp"
 #include "admin_cli/cli_error.hpp"
@@ -82,20 +84,49 @@ Result<fs::path> recordingFile(const db::StateDir& dir, const db::RecordingRow& 
 }
 
 AuditedSeals AuditedSeals::load(db::AuditLog& audit, const std::optional<std::string>& sessionId) {
-    db::AuditFilter filter;
-    filter.type = "session.recording";
-    filter.limit = std::numeric_limits<int>::max();
     AuditedSeals seals;
-    for (const auto& r : audit.list(filter)) {
-        const auto& d = r.event.details;
+    const auto recordingOf =
+        [&](const nlohmann::json& d) -> std::optional<std::pair<std::string, int>> {
         if (!d.is_object() || !d.contains("session_id") || !d["session_id"].is_string() ||
-            !d.contains("channel") || !d["channel"].is_number_integer() || !d.contains("sha256") ||
-            !d["sha256"].is_string()) {
-            continue;  // a failed or empty recording: no hash to compare
+            !d.contains("channel") || !d["channel"].is_number_integer()) {
+            return std::nullopt;
         }
-        const auto session = d["session_id"].get<std::string>();
-        if (sessionId && session != *sessionId) continue;
-        seals.seals_[{session, d["channel"].get<int>()}] = {r.id, d["sha256"].get<std::string>()};
+        auto session = d["session_id"].get<std::string>();
+        if (sessionId && session != *sessionId) return std::nullopt;
+        return std::pair{std::move(session), d["channel"].get<int>()};
+    };
+    const auto remember = [&](const db::AuditRecord& r, const std::pair<std::string, int>& key) {
+        const auto& d = r.event.details;
+        const std::string path =
+            d.contains("path") && d["path"].is_string() ? d["path"].get<std::string>() : "";
+        auto [it, inserted] = seals.known_.try_emplace(key, Known{r.id, r.event.type, path});
+        if (!inserted && it->second.path.empty()) it->second.path = path;
+    };
+    for (const char* type : {"session.recording", "recording.checkpoint"}) {
+        db::AuditFilter filter;
+        filter.type = type;
+        filter.limit = std::numeric_limits<int>::max();
+        const bool checkpoint = std::string_view(type) == "recording.checkpoint";
+        for (const auto& r : audit.list(filter)) {
+            const auto& d = r.event.details;
+            const auto key = recordingOf(d);
+            if (!key) continue;
+            remember(r, *key);
+            if (!d.contains("sha256") || !d["sha256"].is_string()) continue;  // failed or empty
+            const auto sha256 = d["sha256"].get<std::string>();
+            if (!checkpoint) {
+                seals.seals_[*key] = {r.id, sha256};
+                continue;
+            }
+            if (!d.contains("size") || !d["size"].is_number_integer() ||
+                d["size"].get<std::int64_t>() < 0) {
+                continue;
+            }
+            const auto size = d["size"].get<std::uint64_t>();
+            auto [it, inserted] =
+                seals.checkpoints_.try_emplace(*key, Checkpoint{r.id, size, sha256});
+            if (!inserted && size >= it->second.size) it->second = {r.id, size, sha256};
+        }
     }
     return seals;
 }
@@ -104,6 +135,76 @@ const AuditedSeals::Seal* AuditedSeals::find(const std::string& sessionId, int c
     const auto it = seals_.find({sessionId, channel});
     return it == seals_.end() ? nullptr : &it->second;
 }
+
+const AuditedSeals::Checkpoint* AuditedSeals::lastCheckpoint(const std::string& sessionId,
+                                                             int channel) const {
+    const auto it = checkpoints_.find({sessionId, channel});
+    return it == checkpoints_.end() ? nullptr : &it->second;
+}
+
+namespace {
+
+// Size and SHA-256 of a file, and of its first `prefix` bytes when it has that many.
+struct PrefixDigest {
+    std::uint64_t size = 0;
+    std::string sha256;
+    std::optional<std::string> prefixSha256;
+};
+
+Result<PrefixDigest> digestWithPrefix(const fs::path& file, std::optional<std::uint64_t> prefix) {
+    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    if (fd < 0) return makeError(file.string() + ": " + std::strerror(errno));
+    struct Closer {
+        int fd;
+        ~Closer() { ::close(fd); }
+    } closer{fd};
+    recording::Sha256Stream whole;
+    std::optional<recording::Sha256Stream> head;
+    if (prefix) head.emplace();
+    PrefixDigest out;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+        const ssize_t n = ::read(fd, buf.data(), buf.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return makeError(file.string() + ": " + std::strerror(errno));
+        if (n == 0) break;
+        const std::string_view chunk(buf.data(), static_cast<std::size_t>(n));
+        whole.update(chunk);
+        if (head && out.size < *prefix) {
+            head->update(chunk.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(
+                                             chunk.size(), *prefix - out.size))));
+        }
+        out.size += chunk.size();
+    }
+    out.sha256 = whole.finishHex();
+    if (head && out.size >= *prefix) out.prefixSha256 = head->finishHex();
+    return out;
+}
+
+// A file checked against its last checkpoint: nullopt when its first bytes match.
+std::optional<SealCheck> againstCheckpoint(const AuditedSeals::Checkpoint& cp,
+                                           const PrefixDigest& digest) {
+    const std::string event = "recording.checkpoint event " + std::to_string(cp.eventId);
+    SealCheck check;
+    check.actualSize = digest.size;
+    check.actualSha256 = digest.sha256;
+    if (digest.size < cp.size) {
+        check.state = SealState::truncated;
+        check.detail = std::to_string(digest.size) + " bytes, shorter than its last checkpoint (" +
+                       event + ": " + std::to_string(cp.size) + " bytes)";
+        return check;
+    }
+    if (digest.prefixSha256 != cp.sha256) {
+        check.state = SealState::modified;
+        check.detail = "the first " + std::to_string(cp.size) +
+                       " bytes differ from its last checkpoint (" + event + ": sha256 " +
+                       cp.sha256 + ")";
+        return check;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
 
 SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool sessionActive,
                     const AuditedSeals& audited) {
@@ -137,21 +238,17 @@ SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool s
         return check;
     }
     check.actualSize = static_cast<std::uint64_t>(st.st_size);
-    if (row.sealed() && row.sha256->empty()) {
-        check.state = SealState::unsealed;
-        check.detail =
-            "sealed without a hash (portcullisd could not read the file when sealing it)";
+    const auto* checkpoint = audited.lastCheckpoint(row.sessionId, row.channel);
+    const bool hasSeal = row.sealed() && !row.sha256->empty();
+    const bool stillWritten = !row.sealed() && sessionActive;
+    if (stillWritten && !checkpoint) {
+        check.state = SealState::activeUnsealed;
+        check.detail = "still being written (" + std::to_string(st.st_size) + " bytes so far)";
         return check;
     }
-    if (!row.sealed()) {
-        check.state = sessionActive ? SealState::activeUnsealed : SealState::unsealed;
-        check.detail = sessionActive
-                           ? "still being written (" + std::to_string(st.st_size) + " bytes so far)"
-                           : "no hash was stored (the session ended without sealing its "
-                             "recording; portcullisd seals it at its next start)";
-        return check;
-    }
-    const auto digest = recording::digestFile(*file);
+
+    const auto digest =
+        digestWithPrefix(*file, checkpoint ? std::optional(checkpoint->size) : std::nullopt);
     if (!digest) {
         check.state = SealState::unreadable;
         check.detail = digest.error();
@@ -159,6 +256,36 @@ SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool s
     }
     check.actualSize = digest->size;
     check.actualSha256 = digest->sha256;
+
+    if (!hasSeal) {
+        if (checkpoint) {
+            if (auto mismatch = againstCheckpoint(*checkpoint, *digest)) return *mismatch;
+        }
+        if (stillWritten) {
+            check.state = SealState::activeUnsealed;
+            check.detail = "still being written (" + std::to_string(digest->size) +
+                           " bytes so far; the first " + std::to_string(checkpoint->size) +
+                           " match its last checkpoint)";
+            return check;
+        }
+        if (!checkpoint) {
+            check.state = SealState::unsealed;
+            check.detail = row.sealed()
+                               ? "sealed without a hash and never checkpointed: nothing vouches "
+                                 "for this file"
+                               : "no seal and no checkpoint (the session ended without sealing "
+                                 "its recording): nothing vouches for this file";
+            return check;
+        }
+        check.state = SealState::unverifiableTail;
+        check.detail = "not sealed; the first " + std::to_string(checkpoint->size) +
+                       " bytes match its last checkpoint (recording.checkpoint event " +
+                       std::to_string(checkpoint->eventId) +
+                       "); unverifiable tail: " + std::to_string(digest->size - checkpoint->size) +
+                       " bytes after the last checkpoint";
+        return check;
+    }
+
     const bool sizeMatches = !row.size || static_cast<std::uint64_t>(*row.size) == digest->size;
     if (sizeMatches && digest->sha256 == *row.sha256) {
         const auto* seal = audited.find(row.sessionId, row.channel);
@@ -168,6 +295,15 @@ SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool s
                            ", but audit event " + std::to_string(seal->eventId) + " sealed it as " +
                            seal->sha256 + " (the file and its row were both changed)";
             return check;
+        }
+        // The checkpoints vouch for the start of the file too.
+        if (checkpoint) {
+            if (auto mismatch = againstCheckpoint(*checkpoint, *digest)) {
+                mismatch->state = SealState::auditMismatch;
+                mismatch->detail = "matches the store's seal, but " + mismatch->detail +
+                                   " (the file and its row were both changed)";
+                return *mismatch;
+            }
         }
         check.state = SealState::intact;
         return check;
@@ -209,6 +345,8 @@ std::string showLabel(SealState state) {
             return "nothing recorded";
         case SealState::auditMismatch:
             return "SEAL MISMATCH";
+        case SealState::unverifiableTail:
+            return "UNVERIFIABLE TAIL";
     }
     return "unknown";
 }
@@ -235,6 +373,8 @@ std::string verifyLabel(SealState state) {
             return "nothing recorded";
         case SealState::auditMismatch:
             return "seal differs from audit";
+        case SealState::unverifiableTail:
+            return "unverifiable tail";
     }
     return "unknown";
 }
@@ -261,6 +401,8 @@ std::string stateCode(SealState state) {
             return "not_recorded";
         case SealState::auditMismatch:
             return "audit_mismatch";
+        case SealState::unverifiableTail:
+            return "unverifiable_tail";
     }
     return "unknown";
 }

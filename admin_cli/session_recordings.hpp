@@ -46,6 +46,9 @@ enum class SealState {
     unreadable,      // exists but cannot be read (permissions, not a regular file)
     notRecorded,     // sealed empty and no file: nothing passed, or recording failed (audited)
     auditMismatch,   // the store's seal differs from the one in the audit chain
+    // Not sealed (the gateway crashed), its first bytes match the last
+    // recording.checkpoint, and what follows cannot be verified (exit 3).
+    unverifiableTail,
 };
 
 struct SealCheck {
@@ -53,32 +56,57 @@ struct SealCheck {
     std::optional<std::uint64_t> actualSize;
     std::string actualSha256;
     std::string detail;  // one line for a person: what differs, or why it could not be read
-    // Everything but intact, a running session's open file and an empty channel.
+    // Everything but intact, a running session's open file, an empty channel
+    // and an unverifiable tail (exit 1 for `session verify`).
     bool problem() const {
         return state != SealState::intact && state != SealState::activeUnsealed &&
-               state != SealState::notRecorded;
+               state != SealState::notRecorded && state != SealState::unverifiableTail;
     }
+    // Intact up to its last checkpoint, the rest unverifiable (exit 3).
+    bool unverifiable() const { return state == SealState::unverifiableTail; }
 };
 
 // The seals portcullisd also wrote to the audit chain (session.recording
 // events), so that a file edited together with its row in the store is still
-// caught: the chain itself is checked by `audit verify`.
+// caught, and the checkpoints it wrote while the file grew
+// (recording.checkpoint: size and SHA-256 of the first `size` bytes), which
+// vouch for a file a crash left unsealed up to that size. The chain itself is
+// checked by `audit verify`.
 class AuditedSeals {
   public:
     struct Seal {
         std::int64_t eventId = 0;
         std::string sha256;
     };
+    struct Checkpoint {
+        std::int64_t eventId = 0;
+        std::uint64_t size = 0;
+        std::string sha256;
+    };
+    // What the chain knows of a recording, for `session verify --all`.
+    struct Known {
+        std::int64_t eventId = 0;  // the first event that names it
+        std::string type;
+        std::string path;  // "recordings/NAME" when an event gave it
+    };
     // All of them, or only those of one session.
     static AuditedSeals load(db::AuditLog& audit, const std::optional<std::string>& sessionId);
     const Seal* find(const std::string& sessionId, int channel) const;
+    // The last checkpoint (the largest size) of a recording.
+    const Checkpoint* lastCheckpoint(const std::string& sessionId, int channel) const;
+    const std::map<std::pair<std::string, int>, Known>& knownRecordings() const { return known_; }
 
   private:
     std::map<std::pair<std::string, int>, Seal> seals_;
+    std::map<std::pair<std::string, int>, Checkpoint> checkpoints_;
+    std::map<std::pair<std::string, int>, Known> known_;
 };
 
 // Recomputes the file's size and SHA-256 (streamed) and compares them with the
-// seal in the store, and that seal with the audited one when there is one.
+// seal in the store, and that seal with the audited one when there is one;
+// the first bytes with the last checkpoint when there is one. Without a seal
+// (a crash): a mismatch or a file shorter than its last checkpoint is a
+// problem, a match is unverifiableTail, no checkpoint at all is unsealed.
 SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool sessionActive,
                     const AuditedSeals& audited);
 // As `session show` prints it: "intact", "MODIFIED", "TRUNCATED", "missing", ...

@@ -21,6 +21,15 @@ db::MasterKey Store::masterKey() const {
     return require(db::MasterKey::load(dir_));
 }
 
+std::int64_t Store::recordAlso(const std::string& type, nlohmann::json details) {
+    db::AuditEvent event;
+    event.type = type;
+    event.actor = operatorName();
+    event.details = std::move(details);
+    if (!change_) return audit_.record(event);
+    return audit_.record(*change_, event);
+}
+
 std::int64_t Store::recordChange(const std::string& type, nlohmann::json details) {
     db::AuditEvent event;
     event.type = type;

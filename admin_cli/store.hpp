@@ -39,6 +39,9 @@ class Store {
     // Records an admin change (type "admin.<object>.<verb>") with the operator
     // as actor and commits the command's transaction. Never pass secrets in details.
     std::int64_t recordChange(const std::string& type, nlohmann::json details);
+    // Records a further event of the same change (a grant revoked because its
+    // account was removed) without committing: recordChange commits them all.
+    std::int64_t recordAlso(const std::string& type, nlohmann::json details);
 
   private:
     db::StateDir dir_;

@@ -4,8 +4,10 @@
 #include "admin_cli/arguments.hpp"
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
+#include "admin_cli/grant_cleanup.hpp"
 #include "admin_cli/grant_view.hpp"
 #include "admin_cli/host_key_scan.hpp"
+#include "admin_cli/live_recheck.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/store.hpp"
 #include "admin_cli/terminal_prompt.hpp"
@@ -173,12 +175,20 @@ int targetRemove(Invocation& inv) {
     const std::string& name = requireName(inv.arg(0), "target name");
     Store store(inv.globals(), Store::Access::change);
     require(db::Targets(store.db()).remove(name));
-    store.recordChange("admin.target.remove", {{"target", name}});
-    if (inv.json()) {
-        printJson({{"name", name}, {"removed", true}});
-    } else {
-        std::cout << "removed target " << name << '\n';
+    const json revoked = revokeGrantsOfTarget(store, name, "target " + name + " removed");
+    store.recordChange("admin.target.remove", {{"target", name}, {"revoked_grants", revoked}});
+    json out = {{"name", name}, {"removed", true}, {"revoked_grants", revoked}};
+    if (!inv.json()) {
+        std::cout << "removed target " << name;
+        if (!revoked.empty()) std::cout << " and revoked its grant(s) " << grantIdList(revoked);
+        std::cout << '\n';
     }
+    if (!revoked.empty()) {
+        const RecheckOutcome outcome = requestRecheck(store.dir(), std::nullopt);
+        if (!inv.json()) std::cout << outcome.note << '\n';
+        out["live_connections_rechecked"] = recheckJson(outcome);
+    }
+    if (inv.json()) printJson(out);
     return kExitOk;
 }
 
@@ -203,7 +213,7 @@ std::vector<CommandSpec> targetCommands() {
          .maxArgs = 1},
         {.path = "target remove",
          .usage = "NAME",
-         .summary = "remove a target",
+         .summary = "remove a target; revokes the grants that name exactly it",
          .run = targetRemove,
          .minArgs = 1,
          .maxArgs = 1},

@@ -6,6 +6,8 @@
 #include "admin_cli/arguments.hpp"
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
+#include "admin_cli/grant_cleanup.hpp"
+#include "admin_cli/live_recheck.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/public_key_input.hpp"
 #include "admin_cli/store.hpp"
@@ -13,6 +15,7 @@
 #include "common/encoding.hpp"
 #include "db/accounts.hpp"
 #include "db/groups.hpp"
+#include "db/source_throttles.hpp"
 
 namespace portcullis::cli {
 namespace {
@@ -52,6 +55,14 @@ json accountJson(const db::Account& a, const std::vector<std::string>& groups, T
             {"created_at", isoTime(a.createdAt)}};
 }
 
+// Asks portcullisd to re-check the account's live connections now (best
+// effort) and says so; returns the --json value.
+json recheckAccount(const Store& store, const Invocation& inv, const std::string& name) {
+    const RecheckOutcome outcome = requestRecheck(store.dir(), name);
+    if (!inv.json()) std::cout << outcome.note << '\n';
+    return recheckJson(outcome);
+}
+
 // ---- user add / list / show -------------------------------------------------
 
 void addOptions(cxxopts::Options& o) {
@@ -69,8 +80,14 @@ int userAdd(Invocation& inv) {
     Store store(inv.globals(), Store::Access::change);
     const TimePoint now = systemNow();
     const db::Account account = require(db::Accounts(store.db()).add(name, fullName, email, now));
-    store.recordChange("admin.user.add",
-                       {{"account", name}, {"full_name", fullName}, {"email", email}});
+    // Grants naming an account removed before removal revoked them: a new
+    // account of that name inherits nothing (issue 12, finding 6).
+    const auto leftovers =
+        revokeGrantsOfSubject(store, name, "left over from an earlier account " + name);
+    store.recordChange("admin.user.add", {{"account", name},
+                                          {"full_name", fullName},
+                                          {"email", email},
+                                          {"revoked_grants", leftovers}});
     if (inv.json()) {
         printJson(accountJson(account, {}, now));
     } else {
@@ -136,40 +153,74 @@ int userShow(Invocation& inv) {
 
 // ---- state changes: disable / enable / remove / unlock ------------------------
 
+// Does a change end access, so that live connections are re-checked at once?
+enum class EndsAccess { no, yes };
+
 // Runs a change on one account, audits it and reports it.
 template <class Change>
 int changeAccount(Invocation& inv, const std::string& eventVerb, const std::string& pastTense,
-                  Change change) {
+                  EndsAccess endsAccess, Change change) {
     const std::string& name = accountArg(inv);
     Store store(inv.globals(), Store::Access::change);
     db::Accounts accounts(store.db());
     require(change(accounts, name));
     store.recordChange("admin.user." + eventVerb, {{"account", name}});
-    if (inv.json()) {
-        printJson({{"account", name}, {"action", eventVerb}});
-    } else {
-        std::cout << pastTense << " account " << name << '\n';
+    json out = {{"account", name}, {"action", eventVerb}};
+    if (!inv.json()) std::cout << pastTense << " account " << name << '\n';
+    if (endsAccess == EndsAccess::yes) {
+        out["live_connections_rechecked"] = recheckAccount(store, inv, name);
     }
+    if (inv.json()) printJson(out);
     return kExitOk;
 }
 
 int userDisable(Invocation& inv) {
-    return changeAccount(inv, "disable", "disabled", [](db::Accounts& a, const std::string& n) {
-        return a.setEnabled(n, false);
-    });
+    return changeAccount(
+        inv, "disable", "disabled", EndsAccess::yes,
+        [](db::Accounts& a, const std::string& n) { return a.setEnabled(n, false); });
 }
 int userEnable(Invocation& inv) {
-    return changeAccount(inv, "enable", "enabled", [](db::Accounts& a, const std::string& n) {
-        return a.setEnabled(n, true);
-    });
+    return changeAccount(
+        inv, "enable", "enabled", EndsAccess::no,
+        [](db::Accounts& a, const std::string& n) { return a.setEnabled(n, true); });
 }
+
+// The account goes with its keys, TOTP secret and group memberships, and the
+// grants that name it are revoked in the same transaction (issue 12, finding 6).
 int userRemove(Invocation& inv) {
-    return changeAccount(inv, "remove", "removed",
-                         [](db::Accounts& a, const std::string& n) { return a.remove(n); });
+    const std::string& name = accountArg(inv);
+    Store store(inv.globals(), Store::Access::change);
+    require(db::Accounts(store.db()).remove(name));
+    const json revoked = revokeGrantsOfSubject(store, name, "account " + name + " removed");
+    store.recordChange("admin.user.remove", {{"account", name}, {"revoked_grants", revoked}});
+    json out = {{"account", name}, {"action", "remove"}, {"revoked_grants", revoked}};
+    if (!inv.json()) {
+        std::cout << "removed account " << name;
+        if (!revoked.empty()) std::cout << " and revoked its grant(s) " << grantIdList(revoked);
+        std::cout << '\n';
+    }
+    out["live_connections_rechecked"] = recheckAccount(store, inv, name);
+    if (inv.json()) printJson(out);
+    return kExitOk;
 }
+
+// Clears the account's lock-out and the source throttles its name is
+// involved in (the sources it was tried from), in one audited change.
 int userUnlock(Invocation& inv) {
-    return changeAccount(inv, "unlock", "unlocked",
-                         [](db::Accounts& a, const std::string& n) { return a.unlock(n); });
+    const std::string& name = accountArg(inv);
+    Store store(inv.globals(), Store::Access::change);
+    require(db::Accounts(store.db()).unlock(name));
+    const auto sources = db::SourceThrottles(store.db()).clearForAccount(name);
+    store.recordChange("admin.user.unlock", {{"account", name}, {"throttles_cleared", sources}});
+    if (inv.json()) {
+        printJson({{"account", name}, {"action", "unlock"}, {"throttles_cleared", sources}});
+    } else {
+        std::cout << "unlocked account " << name;
+        if (!sources.empty())
+            std::cout << " and cleared the throttle of " << joinList(sources, ", ");
+        std::cout << '\n';
+    }
+    return kExitOk;
 }
 
 // ---- keys -------------------------------------------------------------------
@@ -207,14 +258,32 @@ int keyAdd(Invocation& inv) {
     return kExitOk;
 }
 
+// A key a store from before holds for several accounts (issue 12, finding 9):
+// the gateway refuses it for all of them until it is removed from all but one.
+void warnSharedKeys(const std::string& name, const std::vector<db::StoredKey>& keys) {
+    for (const auto& k : keys) {
+        if (k.alsoRegisteredTo.empty()) continue;
+        printError("key " + k.fingerprint + " of " + name + " is also registered to " +
+                   joinList(k.alsoRegisteredTo, ", ") +
+                   ": the gateway refuses it for every one of them; remove it from all but its "
+                   "owner (`portcullis user key remove ACCOUNT " +
+                   k.fingerprint + "`)");
+    }
+}
+
 int keyList(Invocation& inv) {
     const std::string& name = accountArg(inv);
     Store store(inv.globals());
     const auto keys = require(db::Accounts(store.db()).listKeys(name));
     if (inv.json()) {
         json out = json::array();
-        for (const auto& k : keys) out.push_back(keyJson(k));
+        for (const auto& k : keys) {
+            json key = keyJson(k);
+            key["also_registered_to"] = k.alsoRegisteredTo;
+            out.push_back(std::move(key));
+        }
         printJson(out);
+        warnSharedKeys(name, keys);
         return kExitOk;
     }
     Table table({"FINGERPRINT", "TYPE", "COMMENT", "ADDED"});
@@ -223,6 +292,7 @@ int keyList(Invocation& inv) {
     table.print(std::cout, "account " + name +
                                " has no keys (add one with `portcullis user key add " + name +
                                " --file KEY.pub`)");
+    warnSharedKeys(name, keys);
     return kExitOk;
 }
 
@@ -234,10 +304,13 @@ int keyRemove(Invocation& inv) {
     Store store(inv.globals(), Store::Access::change);
     require(db::Accounts(store.db()).removeKey(name, fingerprint));
     store.recordChange("admin.user.key.remove", {{"account", name}, {"fingerprint", fingerprint}});
+    if (!inv.json()) std::cout << "removed key " << fingerprint << " from account " << name << '\n';
+    const json rechecked = recheckAccount(store, inv, name);
     if (inv.json()) {
-        printJson({{"account", name}, {"fingerprint", fingerprint}, {"removed", true}});
-    } else {
-        std::cout << "removed key " << fingerprint << " from account " << name << '\n';
+        printJson({{"account", name},
+                   {"fingerprint", fingerprint},
+                   {"removed", true},
+                   {"live_connections_rechecked", rechecked}});
     }
     return kExitOk;
 }
@@ -327,7 +400,7 @@ int totpEnroll(Invocation& inv) {
 }
 
 int totpReset(Invocation& inv) {
-    return changeAccount(inv, "totp.reset", "reset TOTP of",
+    return changeAccount(inv, "totp.reset", "reset TOTP of", EndsAccess::yes,
                          [](db::Accounts& a, const std::string& n) { return a.resetTotp(n); });
 }
 
@@ -363,13 +436,15 @@ std::vector<CommandSpec> userCommands() {
          .maxArgs = 1},
         {.path = "user remove",
          .usage = "NAME",
-         .summary = "delete an account with its keys and TOTP secret",
+         .summary = "delete an account with its keys and TOTP secret; revokes the grants that "
+                    "name it",
          .run = userRemove,
          .minArgs = 1,
          .maxArgs = 1},
         {.path = "user unlock",
          .usage = "NAME",
-         .summary = "clear a lock-out after failed codes",
+         .summary = "clear a lock-out after failed codes, and the throttles of the sources the "
+                    "account was tried from",
          .run = userUnlock,
          .minArgs = 1,
          .maxArgs = 1},

@@ -32,6 +32,9 @@ class AccessWindow {
     // Canonical text, parseable again: "Mon-Fri 08:00-18:00 UTC"; always days,
     // hours and zone ("Sat,Sun 00:00-24:00 UTC", "Mon-Sun 08:00-18:00 UTC").
     std::string toString() const;
+    // Minutes after local midnight; the end is exclusive (24 * 60 for "24:00").
+    int startMinute() const { return startMinute_; }
+    int endMinute() const { return endMinute_; }
 
   private:
     std::bitset<7> days_;  // bit 0 = Monday ... bit 6 = Sunday

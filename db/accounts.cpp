@@ -240,6 +240,18 @@ Result<StoredKey> Accounts::addKey(const std::string& name, const SshPublicKey& 
     if (!id) return makeError(notFound(name));
     const std::string fingerprint = key.fingerprint();
     const std::string_view blob(reinterpret_cast<const char*>(key.blob.data()), key.blob.size());
+    {
+        // In the write transaction, so that two concurrent adds cannot both pass.
+        auto owner = db_.prepare(
+            "SELECT a.name FROM ssh_keys k JOIN accounts a ON a.id = k.account_id "
+            "WHERE k.blob = ? AND a.id != ? ORDER BY a.name LIMIT 1");
+        owner.bindBlob(1, blob).bind(2, *id);
+        if (owner.step()) {
+            return makeError("key " + fingerprint + " is already registered to account " +
+                             owner.text(0) + ": one key identifies one person; give " + name +
+                             " a key of their own");
+        }
+    }
     auto st = db_.prepare(
         "INSERT INTO ssh_keys (account_id, type, blob, fingerprint, comment, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)");
@@ -274,6 +286,12 @@ Result<std::vector<StoredKey>> Accounts::listKeys(const std::string& name) {
     st.bind(1, *id);
     std::vector<StoredKey> out;
     while (st.step()) out.push_back(readKey(st));
+    for (auto& k : out) {
+        const std::string blob(k.key.blob.begin(), k.key.blob.end());
+        for (auto& owner : keyOwners(blob)) {
+            if (owner != name) k.alsoRegisteredTo.push_back(std::move(owner));
+        }
+    }
     return out;
 }
 
@@ -292,11 +310,18 @@ Result<void> Accounts::removeKey(const std::string& name, const std::string& fin
 }
 
 bool Accounts::hasKey(const std::string& name, const std::string& blob) {
+    const auto owners = keyOwners(blob);
+    return owners.size() == 1 && owners.front() == name;
+}
+
+std::vector<std::string> Accounts::keyOwners(const std::string& blob) {
     auto st = db_.prepare(
-        "SELECT 1 FROM ssh_keys k JOIN accounts a ON a.id = k.account_id "
-        "WHERE a.name = ? AND k.blob = ?");
-    st.bind(1, name).bindBlob(2, blob);
-    return st.step();
+        "SELECT DISTINCT a.name FROM ssh_keys k JOIN accounts a ON a.id = k.account_id "
+        "WHERE k.blob = ? ORDER BY a.name");
+    st.bindBlob(1, blob);
+    std::vector<std::string> owners;
+    while (st.step()) owners.push_back(st.text(0));
+    return owners;
 }
 
 Result<Enrollment> Accounts::enrollTotp(const std::string& name, const MasterKey& key,
@@ -351,6 +376,12 @@ Result<void> Accounts::resetTotp(const std::string& name) {
     codes.bind(1, *id).run();
     tx.commit();
     return {};
+}
+
+std::int64_t Accounts::sealedSecretCount() {
+    auto st = db_.prepare("SELECT count(*) FROM totp");
+    st.step();
+    return st.int64(0);
 }
 
 }  // namespace portcullis::db

@@ -38,6 +38,9 @@ struct StoredKey {
     std::string comment;
     TimePoint createdAt{};
     SshPublicKey key;
+    // Other accounts holding the same key (a store from before keys were
+    // unique): the gateway refuses such a key for all of them.
+    std::vector<std::string> alsoRegisteredTo{};
 };
 
 struct Enrollment {
@@ -62,17 +65,25 @@ class Accounts {
     Result<void> remove(const std::string& name);
     Result<void> unlock(const std::string& name);  // clears failures and lock-out
 
+    // A key identifies one person: a key registered to another account is
+    // refused, naming that account (issue 12, finding 9).
     Result<StoredKey> addKey(const std::string& name, const SshPublicKey& key, TimePoint now);
     Result<std::vector<StoredKey>> listKeys(const std::string& name);
     Result<void> removeKey(const std::string& name, const std::string& fingerprint);
-    // Is this key blob registered to this account? (gateway publickey step)
+    // Is this key blob registered to this account, and to no other? (gateway
+    // publickey step; a key that a store from before holds for two accounts
+    // proves neither, so it is refused for both)
     bool hasKey(const std::string& name, const std::string& blob);
+    // The accounts a key blob is registered to, by name.
+    std::vector<std::string> keyOwners(const std::string& blob);
 
     // Creates a new secret and recovery codes, replacing any earlier ones.
     Result<Enrollment> enrollTotp(const std::string& name, const MasterKey& key,
                                   const std::string& issuer, TimePoint now,
                                   const TotpParams& params = {});
     Result<void> resetTotp(const std::string& name);  // removes secret and recovery codes
+    // How many TOTP secrets the store holds sealed with master.key.
+    std::int64_t sealedSecretCount();
 
   private:
     Database& db_;

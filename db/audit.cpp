@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -18,9 +19,11 @@
 #include <set>
 #include <stdexcept>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "common/encoding.hpp"
+#include "db/audit_mirror.hpp"
 #include "db/state_dir.hpp"
 
 namespace portcullis::db {
@@ -375,12 +378,86 @@ std::vector<AuditRecord> AuditLog::list(const AuditFilter& filter) {
     return out;
 }
 
-AuditVerifyReport AuditLog::verify() {
+AuditHead AuditLog::head() {
+    auto st = db_.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
+    if (st.step()) return {st.int64(0), st.text(1)};
+    return {0, kGenesisHash};
+}
+
+Result<AuditAnchor> parseAuditAnchor(std::string_view text) {
+    const auto bad = [&](const std::string& why) {
+        return makeError("bad anchor `" + std::string(text.substr(0, 200)) + "`: " + why +
+                         " (give ID:HASH as `portcullis audit head` prints it, e.g. "
+                         "1234:9f86d081...)");
+    };
+    const auto colon = text.find(':');
+    if (colon == std::string_view::npos) return bad("no ':' between the id and the hash");
+    const std::string_view idText = text.substr(0, colon);
+    std::string hash(text.substr(colon + 1));
+    AuditAnchor anchor;
+    const auto* end = idText.data() + idText.size();
+    const auto [ptr, ec] = std::from_chars(idText.data(), end, anchor.id);
+    if (idText.empty() || ec != std::errc() || ptr != end || anchor.id < 1) {
+        return bad("the id must be a positive event number");
+    }
+    for (auto& c : hash) {
+        if (c >= 'A' && c <= 'F') c = static_cast<char>(c - 'A' + 'a');
+    }
+    if (hash.size() != 64 || hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+        return bad("the hash must be 64 hexadecimal digits");
+    }
+    anchor.hash = std::move(hash);
+    return anchor;
+}
+
+namespace {
+
+// Lines of events committed within this long before a check may still be on
+// their way to audit.log (written right after the commit): waited for while
+// audit.log grows, for at most kInFlightWait.
+constexpr std::int64_t kInFlightMicros = 10'000'000;
+constexpr std::chrono::milliseconds kInFlightWait{2000};
+constexpr std::chrono::milliseconds kInFlightPoll{100};
+constexpr int kQuietPolls = 3;  // audit.log did not grow for this many polls: nothing is coming
+
+struct Unmirrored {
+    std::int64_t id;
+    std::int64_t tsMicros;
+};
+
+}  // namespace
+
+AuditVerifyReport AuditLog::verify(const std::vector<AuditAnchor>& anchors) {
     AuditVerifyReport report;
     std::set<std::int64_t> flagged;  // ids already reported (keeps the report readable)
-    auto problem = [&](std::int64_t id, const std::string& text) {
-        flagged.insert(id);
-        report.problems.push_back(text);
+    auto problem = [&](std::optional<std::int64_t> id, const std::string& text) {
+        if (id) flagged.insert(*id);
+        report.problems.push_back({id, text});
+    };
+
+    // The mirror is read before the table: every line in it was committed
+    // before, so its row must be in the snapshot (or be newer than it).
+    std::optional<AuditMirror> mirror;
+    if (mirrorDir_) {
+        mirror.emplace();
+        mirror->read(mirrorDir_->auditLog());
+    }
+    const bool compare = mirror && !mirror->unreadable() && !mirror->files().empty();
+    std::vector<Unmirrored> unmirrored;
+    std::vector<bool> anchorSeen(anchors.size(), false);
+    auto canonicalLine = [](const AuditRecord& r) { return canonicalJson(r.toJson()); };
+    auto compareWithMirror = [&](const AuditRecord& r) {
+        auto it = mirror->lines().find(r.id);
+        if (it == mirror->lines().end()) {
+            unmirrored.push_back({r.id, r.tsMicros});
+            return;
+        }
+        it->second.matched = true;
+        if (!flagged.count(r.id) && sha256Hex(canonicalLine(r)) != it->second.sha256) {
+            problem(r.id, "event " + std::to_string(r.id) + ": differs from its line in " +
+                              it->second.file + " (line " + std::to_string(it->second.lineNo) +
+                              "): the row or the line was edited");
+        }
     };
 
     {
@@ -448,40 +525,151 @@ AuditVerifyReport AuditLog::verify() {
                                       " (a row before it was deleted or edited)");
                 }
             }
+
+            // The anchors kept outside the store.
+            for (std::size_t i = 0; i < anchors.size(); ++i) {
+                if (anchors[i].id != r.id) continue;
+                anchorSeen[i] = true;
+                if (anchors[i].hash != r.hash) {
+                    problem(r.id, "anchor " + id + ": event " + id + " has hash " + r.hash +
+                                      ", the anchor says " + anchors[i].hash +
+                                      " (the chain was rewritten)");
+                }
+            }
+            if (compare) compareWithMirror(r);
             prevId = r.id;
             prevHash = r.hash;
         }
     }
+    for (std::size_t i = 0; i < anchors.size(); ++i) {
+        if (anchorSeen[i]) continue;
+        const auto id = std::to_string(anchors[i].id);
+        problem(anchors[i].id, "anchor " + id + ": event " + id +
+                                   " is not in the store (the chain was cut, or rows deleted)");
+    }
+    if (!mirror) return report;
 
-    // The mirror is the anchor the table cannot be for itself: a line in
-    // audit.log is a committed event, so a row it names must still be there,
-    // unchanged (this is what finds a deleted or replaced last row). Read
-    // line by line after the walk: any line read was committed before.
-    if (mirrorDir_) {
-        std::ifstream in(mirrorDir_->auditLog());
-        auto byId = db_.prepare("SELECT hash FROM audit_events WHERE id = ?");
-        std::string line;
-        while (std::getline(in, line)) {
-            const auto entry = json::parse(line, nullptr, false);
-            // A torn or foreign line (disk full, an operator's edit) proves nothing.
-            if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_number_integer() ||
-                !entry.contains("hash") || !entry["hash"].is_string()) {
+    // The mirror: the anchor the table cannot be for itself.
+    if (mirror->unreadable()) {
+        problem(std::nullopt, "audit.log cannot be read (" + *mirror->unreadable() +
+                                  "): the chain cannot be checked against its mirror");
+    } else if (!mirror->present() && report.checked > 0) {
+        problem(std::nullopt, "audit.log is missing: the store's " +
+                                  std::to_string(report.checked) +
+                                  " events have no mirror (deleted? restore it from your "
+                                  "backup and compare with your SIEM)");
+    }
+    for (const auto& copy : mirror->unreadableCopies()) {
+        problem(std::nullopt, "cannot read the rotated audit log " + copy);
+    }
+    for (const auto& [id, where] : mirror->duplicates()) {
+        problem(id, "event " + std::to_string(id) + ": appears twice in audit.log (" + where + ")");
+    }
+    if (!compare) return report;
+
+    auto byId = db_.prepare(std::string(kSelectColumns) + " WHERE id = ?");
+    auto fetch = [&](std::int64_t id) -> std::optional<AuditRecord> {
+        byId.reset();
+        byId.bind(1, id);
+        if (!byId.step()) return std::nullopt;
+        return readRecord(byId);
+    };
+    // Rows committed just before the snapshot may have their line written a
+    // moment later: read what was appended, and wait a little for recent ones.
+    auto settle = [&] {
+        const bool grew = mirror->readMore();
+        std::erase_if(unmirrored, [&](const Unmirrored& u) {
+            if (!mirror->lines().count(u.id)) return false;
+            if (auto r = fetch(u.id)) compareWithMirror(*r);
+            return true;
+        });
+        return grew;
+    };
+    settle();
+    const auto inFlight = [](const Unmirrored& u) {
+        return nowMicros() - u.tsMicros < kInFlightMicros;
+    };
+    int quiet = 0;
+    for (auto waited = std::chrono::milliseconds(0);
+         waited < kInFlightWait && quiet < kQuietPolls &&
+         std::any_of(unmirrored.begin(), unmirrored.end(), inFlight);
+         waited += kInFlightPoll) {
+        std::this_thread::sleep_for(kInFlightPoll);
+        quiet = settle() ? 0 : quiet + 1;
+    }
+
+    // Lines whose row the snapshot did not have: newer, or deleted.
+    for (auto& [id, line] : mirror->lines()) {
+        if (line.matched) continue;
+        line.matched = true;
+        if (flagged.count(id)) continue;
+        if (auto r = fetch(id)) {
+            if (sha256Hex(canonicalLine(*r)) != line.sha256) {
+                problem(id, "event " + std::to_string(id) + ": differs from its line in " +
+                                line.file + " (line " + std::to_string(line.lineNo) +
+                                "): the row or the line was edited");
+            }
+            continue;
+        }
+        problem(id, "event " + std::to_string(id) + ": in " + line.file + " (line " +
+                        std::to_string(line.lineNo) +
+                        ") but missing from the database (row deleted)");
+    }
+
+    // Rows without a line: torn lines first, then what nothing explains.
+    const auto first = mirror->firstId();
+    std::erase_if(unmirrored, [&](const Unmirrored& u) { return first && u.id < *first; });
+    std::vector<bool> fragmentUsed(mirror->fragments().size(), false);
+    std::int64_t tornLast = 0;
+    std::erase_if(unmirrored, [&](const Unmirrored& u) {
+        const auto r = fetch(u.id);
+        if (!r) return false;
+        const std::string line = canonicalLine(*r);
+        for (std::size_t i = 0; i < mirror->fragments().size(); ++i) {
+            const auto& f = mirror->fragments()[i];
+            if (fragmentUsed[i] || f.text.empty() || f.text.size() >= line.size() ||
+                !line.starts_with(f.text)) {
                 continue;
             }
-            const auto eventId = entry["id"].get<std::int64_t>();
-            if (flagged.count(eventId)) continue;
-            byId.reset();
-            byId.bind(1, eventId);
-            const auto id = std::to_string(eventId);
-            if (!byId.step()) {
-                problem(eventId, "event " + id +
-                                     ": in audit.log but missing from the database (row deleted)");
-            } else if (byId.text(0) != entry["hash"].get<std::string>()) {
-                problem(eventId, "event " + id +
-                                     ": differs from its audit.log line (row replaced or edited)");
-            }
+            fragmentUsed[i] = true;
+            tornLast = std::max(tornLast, u.id);
+            problem(u.id, "event " + std::to_string(u.id) + ": its line in " + f.file + " (line " +
+                              std::to_string(f.lineNo) +
+                              ") is incomplete, a write cut short by a crash or a full disk "
+                              "(the row itself is in the store)");
+            return true;
         }
+        return false;
+    });
+    for (std::size_t i = 0; i < unmirrored.size();) {
+        std::size_t j = i;
+        while (j + 1 < unmirrored.size() && unmirrored[j + 1].id == unmirrored[j].id + 1) ++j;
+        problem(unmirrored[i].id,
+                range(unmirrored[i].id, unmirrored[j].id) +
+                    ": in the database but not in audit.log (added to the store, or audit.log "
+                    "was cut or rotated away)");
+        i = j + 1;
     }
+    for (std::size_t i = 0; i < mirror->fragments().size(); ++i) {
+        if (fragmentUsed[i]) continue;
+        const auto& f = mirror->fragments()[i];
+        problem(std::nullopt, f.file + " line " + std::to_string(f.lineNo) +
+                                  (f.atEndOfFile ? ": an incomplete last line that matches no event"
+                                                 : ": not an audit event") +
+                                  " (garbled or edited)");
+    }
+
+    // The two ends of the chain.
+    const std::int64_t storeLast = head().id;
+    const std::int64_t mirrorLast = std::max(mirror->lastId().value_or(0), tornLast);
+    if (storeLast != mirrorLast) {
+        problem(std::nullopt, "the last event differs: the database ends at event " +
+                                  std::to_string(storeLast) + ", audit.log at event " +
+                                  std::to_string(mirrorLast));
+    }
+    report.mirrorFiles = mirror->files();
+    report.mirrorFirst = mirror->firstId();
+    report.mirrorLast = mirror->lastId();
     return report;
 }
 

@@ -7,14 +7,16 @@
 //
 // Event types used across Portcullis (dot-separated, noun.verb):
 //   auth.publickey auth.totp auth.recovery  (login attempts, result in details)
-//   account.locked  policy.decision  session.start session.end session.expired
-//   session.kill  pam.auth  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
+//   account.locked  source.throttled  policy.decision  session.start session.end
+//   session.expired session.kill  session.recording recording.checkpoint  pam.auth
+//   audit.checkpoint (syslog)  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
 // No secret (code, TOTP secret, recovery code, key material) may appear in
 // details; record() refuses a details object with a key named like one
 // ("code", "secret", "password", "recovery_code", "otp", "private_key").
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -51,9 +53,35 @@ struct AuditFilter {
     int limit = 100;  // newest `limit` events, returned oldest first
 };
 
+// The newest event of the chain: what the gateway's `audit.checkpoint` syslog
+// messages carry and `portcullis audit head` prints. An empty chain is id 0
+// with the genesis hash (64 zeros).
+struct AuditHead {
+    std::int64_t id = 0;
+    std::string hash;
+};
+
+// An anchor kept outside the store (a SIEM's copy of an `audit.checkpoint`):
+// row `id` must still be there with this hash.
+struct AuditAnchor {
+    std::int64_t id = 0;
+    std::string hash;  // 64 lower-case hex digits
+};
+// "ID:HASH" as `audit verify --anchor` takes it.
+Result<AuditAnchor> parseAuditAnchor(std::string_view text);
+
+struct AuditProblem {
+    std::optional<std::int64_t> id;  // the (first) event it is about, if any
+    std::string text;                // "event 17: hash mismatch (row edited)"
+};
+
 struct AuditVerifyReport {
     std::int64_t checked = 0;
-    std::vector<std::string> problems;  // "event 17: hash mismatch (row edited)", ...
+    std::vector<AuditProblem> problems;
+    // The mirror: which files were read and which events they hold.
+    std::vector<std::string> mirrorFiles;
+    std::optional<std::int64_t> mirrorFirst;
+    std::optional<std::int64_t> mirrorLast;
     bool ok() const { return problems.empty(); }
 };
 
@@ -72,7 +100,15 @@ class AuditLog {
     std::int64_t record(const AuditEvent& event);
 
     std::vector<AuditRecord> list(const AuditFilter& filter);
-    AuditVerifyReport verify();
+    AuditHead head();
+    // The chain (every row's hash and link), the anchors, and, with a mirror
+    // directory, the chain against audit.log in both directions (SPEC §15):
+    // audit.log missing, unreadable or with lines that do not parse; a row
+    // missing from it, a line whose row is missing or differs; last ids that
+    // differ. Rows older than the oldest line found (audit.log and its
+    // uncompressed rotated copies) are not required to have one: a rotation
+    // that compressed or removed old copies took them.
+    AuditVerifyReport verify(const std::vector<AuditAnchor>& anchors = {});
 
   private:
     Database& db_;

@@ -112,7 +112,40 @@ Result<void> validateSubject(Database& db, const std::string& subject) {
     return {};
 }
 
+// Revokes each of these grants (live ones only) and returns them as revoked.
+std::vector<Grant> revokeWhere(Database& db, const std::string& where, const std::string& value,
+                               const std::string& by, TimePoint now) {
+    Transaction tx(db);
+    std::vector<Grant> revoked;
+    {
+        auto st = db.prepare(std::string(kColumns) + " WHERE revoked_at IS NULL AND " + where +
+                             " ORDER BY id");
+        st.bind(1, value);
+        while (st.step()) revoked.push_back(readGrant(st));
+    }
+    auto update = db.prepare(
+        "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at IS NULL");
+    for (auto& g : revoked) {
+        update.reset();
+        update.bind(1, toUnix(now)).bind(2, by).bind(3, g.id).run();
+        g.revokedAt = now;
+        g.revokedBy = by;
+    }
+    tx.commit();
+    return revoked;
+}
+
 }  // namespace
+
+Result<void> checkWindowHours(const AccessWindow& window) {
+    if (window.startMinute() == window.endMinute()) {
+        return makeError(
+            "its hours start and end at the same time, which allows no time or every "
+            "hour depending on how it is read; give a range (for a whole day: 00:00-24:00, "
+            "or days alone)");
+    }
+    return {};
+}
 
 bool isValidLoginName(std::string_view name) {
     if (isValidName(name)) return true;
@@ -170,6 +203,9 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
     if (g.window) {
         auto window = AccessWindow::parse(*g.window);
         if (!window) return makeError("invalid window '" + *g.window + "': " + window.error());
+        if (auto r = checkWindowHours(*window); !r) {
+            return makeError("invalid window '" + *g.window + "': " + r.error());
+        }
         g.window = window->toString();
     }
     if (g.maxSession <= Seconds{0}) return makeError("--max-session must be positive");
@@ -263,6 +299,16 @@ Result<Grant> Grants::revoke(std::int64_t id, const std::string& by, TimePoint n
         tx.commit();
     }
     return find(id);
+}
+
+std::vector<Grant> Grants::revokeForSubject(const std::string& subject, const std::string& by,
+                                            TimePoint now) {
+    return revokeWhere(db_, "subject = ?", subject, by, now);
+}
+
+std::vector<Grant> Grants::revokeForTarget(const std::string& target, const std::string& by,
+                                           TimePoint now) {
+    return revokeWhere(db_, "target_pattern = ?", target, by, now);
 }
 
 }  // namespace portcullis::db

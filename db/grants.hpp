@@ -11,6 +11,10 @@
 #include "common/time_format.hpp"
 #include "db/database.hpp"
 
+namespace portcullis {
+class AccessWindow;
+}
+
 namespace portcullis::db {
 
 enum class Channel { shell, exec, sftp, forward };
@@ -18,6 +22,10 @@ std::string channelName(Channel c);
 Result<Channel> parseChannel(std::string_view name);
 // "shell,exec" -> {shell, exec}; rejects unknown names and an empty list.
 Result<std::set<Channel>> parseChannels(std::string_view list);
+
+// A window's hours must not start and end at the same minute ("08:00-08:00"
+// reads as no time or as all day): refused (issue 12, finding 6).
+Result<void> checkWindowHours(const AccessWindow& window);
 
 // A Unix login name as a grant or target may name it: a valid name (see
 // isValidName), optionally ending in '$'.
@@ -53,11 +61,21 @@ class Grants {
   public:
     explicit Grants(Database& db) : db_(db) {}
 
-    // Validates subject (account or group exists), pattern, window; returns the new grant.
+    // Validates subject (account or group exists), pattern, window (whose
+    // hours must not start and end at the same minute); returns the new grant.
     Result<Grant> add(const Grant& grant, TimePoint now);
     Result<Grant> find(std::int64_t id);
     std::vector<Grant> list(const GrantFilter& filter = {});
     Result<Grant> revoke(std::int64_t id, const std::string& by, TimePoint now);
+    // When an account or group is removed (issue 12, finding 6): revokes the
+    // live grants whose subject is exactly `subject` ("alice" or "@oncall"),
+    // so that a new account or group of the same name inherits nothing.
+    std::vector<Grant> revokeForSubject(const std::string& subject, const std::string& by,
+                                        TimePoint now);
+    // When a target is removed: the live grants whose pattern is exactly its
+    // name (globs stay: they name no one target).
+    std::vector<Grant> revokeForTarget(const std::string& target, const std::string& by,
+                                       TimePoint now);
 
   private:
     Database& db_;

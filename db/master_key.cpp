@@ -102,6 +102,13 @@ Result<MasterKey> MasterKey::load(const StateDir& dir) {
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ENOENT) {
+            // With a store beside it, a new key would strand every secret sealed
+            // with the old one (issue 12, finding 10): restoring is the way out.
+            if (dir.exists()) {
+                return makeError("no master key at " + name +
+                                 ": restore master.key from your backup (the TOTP secrets in "
+                                 "the store are sealed with it; a new key cannot open them)");
+            }
             return makeError("no master key at " + name +
                              " (run `portcullis init`, or pass --state-dir)");
         }

@@ -8,7 +8,7 @@
 
 #include "db/accounts.hpp"
 #include "db/error.hpp"
-
+#include "db/source_throttles.hpp"
 #include "db/unix_time.hpp"
 
 namespace portcullis::db {
@@ -54,46 +54,42 @@ std::optional<AccountState> loadAccount(Database& db, std::string_view name) {
 
 OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
                       const GuardConfig& config, std::string_view account, std::string_view code,
-                      std::string_view source, TimePoint now) {
+                      const OtpSource& from, FirstFactor firstFactor, TimePoint now) {
+    const std::string_view source = from.key;
     const std::int64_t nowSecs = toUnix(now);
+    const bool proven = firstFactor == FirstFactor::proven;
     // One write transaction for the whole check: BEGIN IMMEDIATE serializes
     // concurrent verifications (other gateways, PAM stacks), so a code can
     // pass only once and every counter update is atomic with its check.
     Transaction tx(db);
+    SourceThrottles throttles(db, config.sourceRules());
 
-    // (1) Per-source throttle, before any account or secret is looked at.
-    // The window starts at the first failure and is reset once it has passed.
-    std::optional<std::int64_t> sourceFailures;
-    std::int64_t sourceWindowStart = 0;
-    {
-        auto st = db.prepare("SELECT failures, window_start FROM source_failures WHERE source = ?");
-        st.bind(1, source);
-        if (st.step()) {
-            sourceFailures = st.int64(0);
-            sourceWindowStart = st.int64(1);
+    // (1) The source's throttle, before any account or secret is looked at.
+    // A refused attempt is not counted: it cannot make the refusal last longer.
+    if (const auto row = throttles.find(source)) {
+        if (const auto until = row->refusedUntil(now, config.sourceRules())) {
+            tx.commit();
+            return {OtpResult::throttled, until};
         }
     }
-    // A window_start in the future (another gateway's clock runs ahead) keeps
-    // the window open rather than resetting the count.
-    const bool sourceWindowOpen =
-        sourceFailures && nowSecs - sourceWindowStart < config.sourceWindow.count();
-    if (sourceWindowOpen && *sourceFailures >= config.maxSourceFailures) {
-        tx.commit();
-        return {OtpResult::throttled};
-    }
+    // The account tried, when it exists (never an unknown name: it may be a code).
+    std::string tried;
     auto countSourceFailure = [&] {
-        auto st = db.prepare(
-            "INSERT INTO source_failures (source, failures, window_start) VALUES (?, 1, ?) "
-            "ON CONFLICT (source) DO UPDATE SET failures = ?, window_start = ?");
-        if (sourceWindowOpen) {
-            st.bind(1, source)
-                .bind(2, nowSecs)
-                .bind(3, *sourceFailures + 1)
-                .bind(4, sourceWindowStart);
-        } else {
-            st.bind(1, source).bind(2, nowSecs).bind(3, std::int64_t{1}).bind(4, nowSecs);
-        }
-        st.run();
+        const auto backoffUntil = throttles.recordFailure(source, tried, proven, now);
+        if (!backoffUntil) return;
+        const auto row = throttles.find(source);
+        AuditEvent event;
+        event.type = "source.throttled";
+        event.actor = tried.empty() ? std::string("-") : tried;
+        event.source = std::string(from.address);
+        event.details = {
+            {"source_key", std::string(source)},
+            {"account", tried},
+            {"unproven_failures", row ? row->unproven : 0},
+            {"throttled_until", formatIso8601(*backoffUntil)},
+            {"backoff_seconds", (*backoffUntil - now).count()},
+        };
+        audit.record(tx, event);
     };
     auto refuse = [&](OtpResult result) {
         countSourceFailure();
@@ -104,6 +100,7 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
     // (2) The account's state. Unknown accounts leave no row behind.
     auto state = loadAccount(db, account);
     if (!state) return refuse(OtpResult::unknownAccount);
+    tried = std::string(account);
     if (!state->enabled) return refuse(OtpResult::disabled);
     if (state->lockedUntil) {
         if (*state->lockedUntil > nowSecs) return refuse(OtpResult::locked);
@@ -169,38 +166,43 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
             auto st = db.prepare("UPDATE accounts SET failures = 0 WHERE id = ?");
             st.bind(1, state->id).run();
         }
+        throttles.recordSuccess(source);
         tx.commit();
         return {result};
     }
 
-    // (4) A failure: count it for the account and the source; lock the
-    // account when it reaches the limit, and audit that in this transaction.
-    const int failures = state->failures + 1;
-    const bool lockNow = failures >= config.maxFailures;
-    {
-        auto st = db.prepare("UPDATE accounts SET failures = ?, locked_until = ? WHERE id = ?");
-        st.bind(1, failures);
-        if (lockNow) {
-            st.bind(2, nowSecs + config.lockout.count());
-        } else {
-            st.bindNull(2);
+    // (4) A failure. After a proven first factor it counts for the account,
+    // which is locked when it reaches the limit (audited in this transaction);
+    // without one it only counts for its source (its backoff).
+    if (proven) {
+        const int failures = state->failures + 1;
+        const bool lockNow = failures >= config.maxFailures;
+        {
+            auto st = db.prepare("UPDATE accounts SET failures = ?, locked_until = ? WHERE id = ?");
+            st.bind(1, failures);
+            if (lockNow) {
+                st.bind(2, nowSecs + config.lockout.count());
+            } else {
+                st.bindNull(2);
+            }
+            st.bind(3, state->id).run();
         }
-        st.bind(3, state->id).run();
-    }
-    if (lockNow) {
-        AuditEvent event;
-        event.type = "account.locked";
-        event.actor = std::string(account);
-        event.source = std::string(source);
-        event.details = {
-            {"account", std::string(account)},
-            {"failures", failures},
-            {"locked_until", formatIso8601(now + config.lockout)},
-            {"lockout_seconds", config.lockout.count()},
-            {"reason", OtpVerdict{result}.reason()},
-        };
-        audit.record(tx, event);
-        result = OtpResult::locked;
+        if (lockNow) {
+            AuditEvent event;
+            event.type = "account.locked";
+            event.actor = std::string(account);
+            event.source = std::string(from.address);
+            event.details = {
+                {"account", std::string(account)},
+                {"failures", failures},
+                {"locked_until", formatIso8601(now + config.lockout)},
+                {"lockout_seconds", config.lockout.count()},
+                {"reason", OtpVerdict{result}.reason()},
+                {"source_key", std::string(source)},
+            };
+            audit.record(tx, event);
+            result = OtpResult::locked;
+        }
     }
     countSourceFailure();
     tx.commit();
@@ -234,12 +236,12 @@ std::string OtpVerdict::reason() const {
 }
 
 OtpVerdict OtpGuard::verify(std::string_view account, std::string_view code,
-                            std::string_view source, TimePoint now) {
+                            const OtpSource& source, FirstFactor firstFactor, TimePoint now) {
     // Callers deny on db::Error; anything else that goes wrong inside (a bad
     // configuration, an audit event refused) is reported the same way, and the
     // transaction rolls back.
     try {
-        return verifyOnce(db_, key_, audit_, config_, account, code, source, now);
+        return verifyOnce(db_, key_, audit_, config_, account, code, source, firstFactor, now);
     } catch (const Error&) {
         throw;
     } catch (const std::exception& e) {

@@ -145,6 +145,23 @@ CREATE TABLE audit_events (
 );
 CREATE INDEX audit_by_type ON audit_events(type);
 )SQL",
+    // 2: failures without a proven first factor (the PAM module) back off their
+    // source instead of locking the account (issue 12, finding 3): consecutive
+    // such failures, the last one, and until when the source is refused; and
+    // which existing accounts were tried from a source, so that `user unlock`
+    // can clear the throttles an account is involved in.
+    R"SQL(
+ALTER TABLE source_failures ADD COLUMN unproven INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE source_failures ADD COLUMN last_failure INTEGER;
+ALTER TABLE source_failures ADD COLUMN blocked_until INTEGER;
+CREATE TABLE source_failure_accounts (
+    source   TEXT NOT NULL REFERENCES source_failures(source) ON DELETE CASCADE,
+    account  TEXT NOT NULL,
+    last_at  INTEGER NOT NULL,
+    PRIMARY KEY (source, account)
+);
+CREATE INDEX source_failure_accounts_by_account ON source_failure_accounts(account);
+)SQL",
 };
 
 }  // namespace

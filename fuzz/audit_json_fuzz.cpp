@@ -91,7 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         // A details key named like a secret: refused, and nothing written.
     }
     const auto report = audit.verify();
-    FUZZ_CHECK_MSG(report.ok(), report.problems.front());
+    FUZZ_CHECK_MSG(report.ok(), report.problems.front().text);
     FUZZ_CHECK(report.checked == (recorded ? 2 : 0));
     if (recorded) {
         const auto records = audit.list({});

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "db/grants.hpp"
+#include "gateway/admission.hpp"
 #include "recording/file_digest.hpp"
 
 namespace portcullis::gateway {
@@ -38,7 +39,13 @@ bool checkPublicKey(DbContext& ctx, const std::string& account, const std::strin
 db::OtpVerdict checkCode(DbContext& ctx, const std::string& account, const SecretBytes& code,
                          const PeerInfo& peer) {
     db::OtpGuard guard(ctx.db, ctx.masterKey, ctx.audit, ctx.guard);
-    const auto verdict = guard.verify(account, code.view(), peer.address, systemNow());
+    // The code is asked only once the account's key signed the request: a
+    // proven first factor, so failures count towards the account's lock-out.
+    // The throttle counts an IPv6 /64 as one source, as admission does; the
+    // audit event keeps the exact address.
+    const std::string block = sourceBlock(peer.address);
+    const auto verdict = guard.verify(account, code.view(), db::OtpSource{block, peer.address},
+                                      db::FirstFactor::proven, systemNow());
     const bool recovery = verdict.result == db::OtpResult::acceptedRecovery;
     ctx.audit.record(event(recovery ? "auth.recovery" : "auth.totp", account, peer,
                            {{"account", account},

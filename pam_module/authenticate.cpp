@@ -3,6 +3,7 @@
 #include <security/pam_appl.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -28,7 +29,19 @@ struct Request {
     std::string pamUser;
     std::string rhost;
     std::string tty;
-    std::string source() const { return rhost.empty() ? "local" : rhost; }
+    // The source key failures count against (db::SourceThrottles): per service
+    // and remote host, else terminal, never one shared "local", so that a
+    // stranger on tty2 cannot slow down the root console on tty1.
+    std::string source() const {
+        std::string key = "pam:" + (service.empty() ? std::string("-") : service) + ":";
+        if (!rhost.empty()) return key + "rhost=" + rhost;
+        if (!tty.empty()) {
+            std::string_view name = tty;
+            if (name.starts_with("/dev/")) name.remove_prefix(5);
+            return key + "tty=" + std::string(name);
+        }
+        return key + "user=" + pamUser;
+    }
 };
 
 std::string stringItem(pam_handle_t* pamh, int type) {
@@ -43,6 +56,7 @@ struct Outcome {
     std::string account;  // as recorded (empty when unknown or redacted)
     std::string reason;   // OtpVerdict::reason(), or why it was not asked ("not_in_group", ...)
     std::string method;   // "totp" / "recovery" on success
+    std::optional<TimePoint> throttledUntil{};  // when the source may try again
     bool success() const { return status == PAM_SUCCESS; }
 };
 
@@ -52,7 +66,8 @@ std::string summary(const Request& request, const Outcome& outcome) {
            " pam_user=" + (request.pamUser.empty() ? "-" : request.pamUser) +
            " service=" + (request.service.empty() ? "-" : request.service) +
            " rhost=" + (request.rhost.empty() ? "-" : request.rhost) +
-           " tty=" + (request.tty.empty() ? "-" : request.tty) + " reason=" + outcome.reason;
+           " tty=" + (request.tty.empty() ? "-" : request.tty) + " reason=" + outcome.reason +
+           " source_key=" + request.source();
 }
 
 db::AuditEvent auditEvent(const Request& request, const Outcome& outcome) {
@@ -64,9 +79,12 @@ db::AuditEvent auditEvent(const Request& request, const Outcome& outcome) {
         {"service", request.service}, {"pam_user", request.pamUser},
         {"account", outcome.account}, {"rhost", request.rhost},
         {"tty", request.tty},         {"result", outcome.success() ? "success" : "failure"},
-        {"reason", outcome.reason},
+        {"reason", outcome.reason},   {"source_key", request.source()},
     };
     if (!outcome.method.empty()) event.details["method"] = outcome.method;
+    if (outcome.throttledUntil) {
+        event.details["throttled_until"] = formatIso8601(*outcome.throttledUntil);
+    }
     return event;
 }
 
@@ -170,8 +188,15 @@ int authenticate(pam_handle_t* pamh, const ModuleOptions& options, const Log& lo
         // An overlong answer is checked as an empty one: a failure that counts.
         const std::string_view code = answer->overlong ? std::string_view() : trimmed(answer->text);
         try {
-            const db::OtpVerdict verdict = guard.verify(account, code, request.source(), now());
+            // The module cannot know whether the stack proved a password first
+            // (docs/pam.md puts pam_unix before it as requisite): its failures
+            // slow their source down and never lock the account.
+            const std::string sourceKey = request.source();
+            const db::OtpVerdict verdict =
+                guard.verify(account, code, db::OtpSource{sourceKey, request.rhost},
+                             db::FirstFactor::unproven, now());
             outcome.reason = verdict.reason();
+            outcome.throttledUntil = verdict.retryAt;
             if (verdict.accepted()) {
                 outcome.status = PAM_SUCCESS;
                 outcome.method =

@@ -459,9 +459,12 @@ TEST_F(CliTest, TotpEnrollShowsSecretOnceAndItVerifies) {
         ASSERT_TRUE(key) << key.error();
         db::AuditLog audit(*database, nullptr, false);
         db::OtpGuard guard(*database, *key, audit);
-        EXPECT_TRUE(guard.verify("alice", code, "127.0.0.1", systemNow()).accepted());
+        EXPECT_TRUE(guard.verify("alice", code, "127.0.0.1", db::FirstFactor::proven, systemNow())
+                        .accepted());
         const std::string recovery = out["recovery_codes"][3];
-        EXPECT_TRUE(guard.verify("alice", recovery, "127.0.0.1", systemNow()).accepted());
+        EXPECT_TRUE(
+            guard.verify("alice", recovery, "127.0.0.1", db::FirstFactor::proven, systemNow())
+                .accepted());
     }
 
     // No secret, URI or recovery code in the audit chain or audit.log.

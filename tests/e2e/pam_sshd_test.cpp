@@ -250,6 +250,12 @@ TEST_F(PamSshdTest, KeyAloneIsNotEnough) {
     const auto events = pamEvents();
     ASSERT_EQ(events.size(), 1u) << sshdLog();
     EXPECT_EQ(events[0].event.details.value("reason", ""), "bad_code");
+    // sshd may log the failure a moment after the client has given up: wait for it.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (sshdLog().find("Failed keyboard-interactive/pam for root") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     EXPECT_NE(sshdLog().find("Failed keyboard-interactive/pam for root"), std::string::npos)
         << sshdLog();
 }

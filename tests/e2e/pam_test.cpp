@@ -33,6 +33,7 @@
 #include "db/groups.hpp"
 #include "db/master_key.hpp"
 #include "db/otp_guard.hpp"
+#include "db/source_throttles.hpp"
 #include "db/state_dir.hpp"
 #include "db/totp.hpp"
 #include "tests/support/process.hpp"
@@ -236,26 +237,16 @@ TEST_F(PamTest, CodeUsedAtGatewayIsRefusedByPam) {
         ASSERT_TRUE(key) << key.error();
         db::AuditLog audit(*database, &dir, false);
         db::OtpGuard guard(*database, *key, audit);
-        ASSERT_TRUE(guard.verify("alice", code, "198.51.100.1", now()).accepted());
+        ASSERT_TRUE(
+            guard.verify("alice", code, "198.51.100.1", db::FirstFactor::proven, now()).accepted());
     }
     const auto r = authenticate("", "alice", code + "\n");
     EXPECT_EQ(r.exitCode, 1) << describe(r);
     EXPECT_EQ(lastReason(), "replayed");
 }
 
-TEST_F(PamTest, FiveFailuresLockTheAccount) {
-    REQUIRE_TOOLS();
-    writeStack("");
-    for (int i = 0; i < 5; ++i) {
-        const auto r = pamtester("alice", wrongCode() + "\n");
-        EXPECT_EQ(r.exitCode, 1) << "attempt " << i << ": " << describe(r);
-    }
-    EXPECT_EQ(lastReason(), "locked");
-    EXPECT_FALSE(auditEvents("account.locked").empty());
-    const auto r = pamtester("alice", aliceCode() + "\n");
-    EXPECT_EQ(r.exitCode, 1) << "a locked account must refuse even the right code: " << describe(r);
-    EXPECT_EQ(lastReason(), "locked");
-}
+// Failures at a PAM prompt no longer lock the account (issue 12, finding 3):
+// they back off their source; see pam_lockout_test.cpp.
 
 TEST_F(PamTest, RecoveryCodeWorksOnce) {
     REQUIRE_TOOLS();
@@ -490,6 +481,13 @@ TEST_F(PamTest, HostileAnswersAreRefusedWithoutHarm) {
     for (const auto& answer : answers) {
         const auto r = pamtester("alice", answer);
         EXPECT_EQ(r.exitCode, 1) << answer.size() << " bytes: " << describe(r);
+    }
+    // Four failures from one source start its backoff (issue 12, finding 3):
+    // lifted here, so that the right code is checked at all.
+    {
+        auto database = db::Database::open(db::StateDir(stateDir_));
+        ASSERT_TRUE(database) << database.error();
+        db::SourceThrottles(*database).clearAll();
     }
     // The module still works (and the right code clears the failures).
     auto r = pamtester("alice", aliceCode() + "\n");

@@ -50,9 +50,10 @@ class OtpGuardTest : public ::testing::Test {
             if (!matchTotp(secret_, buf, t)) return buf;
         }
     }
+    // As the gateway verifies: after the account's key was proven.
     OtpVerdict verify(std::string_view account, std::string_view code, TimePoint now,
                       std::string_view source = kSource) {
-        return guard_->verify(account, code, source, now);
+        return guard_->verify(account, code, source, FirstFactor::proven, now);
     }
     std::int64_t scalar(const std::string& sql) {
         auto st = db_.prepare(sql);
@@ -319,7 +320,7 @@ TEST_F(OtpGuardTest, UnenrolledAccountIsRefused) {
 TEST_F(OtpGuardTest, WrongMasterKeyThrows) {
     const MasterKey other = test::randomMasterKey();
     OtpGuard guard(db_, other, *audit_, config_);
-    EXPECT_THROW(guard.verify("alice", codeAt(kT0), kSource, kT0), Error);
+    EXPECT_THROW(guard.verify("alice", codeAt(kT0), kSource, FirstFactor::proven, kT0), Error);
     // Nothing was changed by the failed attempt.
     EXPECT_EQ(scalar("SELECT count(*) FROM source_failures"), 0);
     EXPECT_EQ(verify("alice", codeAt(kT0), kT0).result, OtpResult::acceptedTotp);
@@ -361,11 +362,11 @@ TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameCodeAcceptsExactlyOnce) {
         OtpVerdict a, b;
         std::thread t1([&] {
             start.arrive_and_wait();
-            a = guard_->verify("alice", code, "192.0.2.1", now);
+            a = guard_->verify("alice", code, "192.0.2.1", FirstFactor::proven, now);
         });
         std::thread t2([&] {
             start.arrive_and_wait();
-            b = guard2.verify("alice", code, "192.0.2.2", now);
+            b = guard2.verify("alice", code, "192.0.2.2", FirstFactor::proven, now);
         });
         t1.join();
         t2.join();
@@ -391,11 +392,11 @@ TEST_F(OtpGuardTest, ConcurrentVerifyOfTheSameRecoveryCodeAcceptsExactlyOnce) {
         OtpVerdict a, b;
         std::thread t1([&] {
             start.arrive_and_wait();
-            a = guard_->verify("alice", code, "192.0.2.1", kT0);
+            a = guard_->verify("alice", code, "192.0.2.1", FirstFactor::proven, kT0);
         });
         std::thread t2([&] {
             start.arrive_and_wait();
-            b = guard2.verify("alice", code, "192.0.2.2", kT0);
+            b = guard2.verify("alice", code, "192.0.2.2", FirstFactor::proven, kT0);
         });
         t1.join();
         t2.join();

@@ -289,6 +289,38 @@ TEST_F(PolicyEvaluateTest, LockedAccountIsDeniedUntilTheLockEnds) {
     EXPECT_TRUE(decide(request(at(2026, 11, 25, 10, 15))).allowed);
 }
 
+// Issue 12 finding 3: failed codes (possibly typed by a stranger) lock an
+// account for new logins but never end its live sessions; a re-check
+// (ongoing) ignores locked_until, while disabled, revoked, expired and outside
+// the window still deny it.
+TEST_F(PolicyEvaluateTest, LockOutDoesNotEndAnOngoingSession) {
+    inputs_.account->lockedUntil = at(2026, 11, 25, 10, 15);
+    inputs_.grants = {grant(1, "alice", "cosigner-1")};
+    AccessRequest live = request(kWed10);
+    live.ongoing = true;
+    EXPECT_FALSE(decide(request(kWed10)).allowed);  // control: a new login is refused
+    const auto d = decide(live);
+    EXPECT_TRUE(d.allowed) << ::testing::PrintToString(d.reasons);
+    EXPECT_EQ(d.grantId, 1);
+
+    inputs_.account->enabled = false;
+    auto denied = decide(live);
+    EXPECT_FALSE(denied.allowed);
+    EXPECT_THAT(denied.reasons, ElementsAre("account alice is disabled"));
+    inputs_.account->enabled = true;
+
+    inputs_.grants[0].revokedAt = at(2026, 11, 25, 9);
+    EXPECT_FALSE(decide(live).allowed);
+    inputs_.grants[0].revokedAt.reset();
+
+    inputs_.grants[0].expiresAt = at(2026, 11, 25, 9, 30);
+    EXPECT_FALSE(decide(live).allowed);
+    inputs_.grants[0].expiresAt.reset();
+
+    inputs_.grants[0].window = "Mon-Fri 11:00-12:00 UTC";
+    EXPECT_FALSE(decide(live).allowed);
+}
+
 TEST_F(PolicyEvaluateTest, UnknownAccountAndTarget) {
     inputs_.account.reset();
     inputs_.grants = {grant(1, "alice", "*")};
