@@ -1,5 +1,9 @@
 #include "gateway/secret_prompt.hpp"
 
+#include <string.h>
+
+#include <algorithm>
+
 namespace portcullis::gateway {
 
 Result<std::shared_ptr<const SecretPromptPattern>> SecretPromptPattern::compile(
@@ -33,9 +37,19 @@ void HiddenInputTracker::newLine() {
 }
 
 void HiddenInputTracker::output(std::string_view bytes) {
+    // Only the last line matters: bulk output costs one backward search for
+    // its last CR or LF (which also ends any escape sequence here), then only
+    // what follows is looked at.
+    const auto* lf = static_cast<const char*>(::memrchr(bytes.data(), '\n', bytes.size()));
+    const auto* cr = static_cast<const char*>(::memrchr(bytes.data(), '\r', bytes.size()));
+    const char* last = !lf ? cr : !cr ? lf : std::max(lf, cr);
+    if (last) {
+        newLine();
+        escape_ = Escape::none;
+        bytes.remove_prefix(static_cast<std::size_t>(last - bytes.data()) + 1);
+    }
     // A small terminal model: escape sequences (CSI, OSC/DCS/APC strings, ESC
-    // with intermediates) are dropped, CR and LF start a new line, other
-    // control characters are ignored.
+    // with intermediates) are dropped, other control characters ignored.
     for (const char ch : bytes) {
         const auto c = static_cast<unsigned char>(ch);
         switch (escape_) {
@@ -70,8 +84,6 @@ void HiddenInputTracker::output(std::string_view bytes) {
         }
         if (c == 0x1b) {
             escape_ = Escape::esc;
-        } else if (c == '\r' || c == '\n') {
-            newLine();
         } else if (c == 0x08) {
             if (!line_.empty()) line_.pop_back();
             lineChanged_ = true;

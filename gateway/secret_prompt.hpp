@@ -7,10 +7,10 @@
 // SecretPromptPattern is the operator's POSIX extended regular expression
 // (`[recording] secret_prompts`), matched case-insensitively against the end
 // of the last line the target printed (escape sequences removed, at most
-// kPromptTail bytes). HiddenInputTracker follows one channel: output feeds
-// the last line; an input chunk that arrives while that line matches starts
-// hidden input, which lasts up to (not including) the next CR, LF, Ctrl-C or
-// Ctrl-D, whatever output comes in between (a target echoing '*').
+// kPromptTail bytes; a CR or LF starts a new line and ends any escape sequence). HiddenInputTracker
+// follows one channel: output feeds the last line; an input chunk that arrives while that line
+// matches starts hidden input, which lasts up to (not including) the next CR, LF, Ctrl-C or Ctrl-D,
+// whatever output comes in between (a target echoing '*').
 #include <regex.h>
 
 #include <cstddef>

@@ -85,6 +85,17 @@ TEST(HiddenInputTracker, EscapeSequencesAndSplitOutputAreSeenThrough) {
     EXPECT_EQ(t.input("pw"), 2u);
 }
 
+// Bulk output is not scanned byte by byte: only what follows its last line
+// break counts, and a line break ends an escape sequence left open.
+TEST(HiddenInputTracker, OnlyTheLastLineOfBulkOutputCounts) {
+    HiddenInputTracker t(defaults());
+    t.output(std::string(1 << 20, 'y') + "\x1b]0;never ended\r\nPassword: ");
+    EXPECT_EQ(t.line(), "Password: ");
+    EXPECT_EQ(t.input("pw\r"), 2u);
+    t.output("Password: \r\nok\r\n$ ");
+    EXPECT_EQ(t.input("ls\r"), 0u);
+}
+
 TEST(HiddenInputTracker, WithoutAPatternNothingIsHidden) {
     HiddenInputTracker t(nullptr);
     t.output("Password: ");
