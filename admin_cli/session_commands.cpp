@@ -271,7 +271,8 @@ std::vector<CommandSpec> sessionCommands() {
          .minArgs = 1,
          .maxArgs = 1},
     };
-    for (auto family : {sessionPlaybackCommands, sessionSearchCommands, sessionIntegrityCommands}) {
+    for (auto family : {sessionPlaybackCommands, sessionSearchCommands, sessionIntegrityCommands,
+                        sessionRevealCommands}) {
         auto part = family();
         commands.insert(commands.end(), part.begin(), part.end());
     }

@@ -260,7 +260,11 @@ int sessionPrune(Invocation& inv) {
         PrunedSession p{std::move(*session), {}, {}};
         for (const auto& row : recordings.forSession(id)) {
             if (auto file = recordingFile(store.dir(), row)) {
+                // Sealed hidden input goes with its recording (NAME.cast.secrets).
+                const fs::path sidecar(file->string() + ".secrets");
+                std::error_code ec;
                 p.files.push_back(std::move(*file));
+                if (fs::exists(fs::symlink_status(sidecar, ec))) p.files.push_back(sidecar);
             } else {
                 p.refused.push_back(file.error());
             }

@@ -28,6 +28,7 @@ namespace portcullis::cli {
 std::vector<CommandSpec> sessionPlaybackCommands();   // play, export
 std::vector<CommandSpec> sessionSearchCommands();     // search
 std::vector<CommandSpec> sessionIntegrityCommands();  // verify, prune
+std::vector<CommandSpec> sessionRevealCommands();     // reveal (hidden input)
 
 // The file of a recording row. The stored path must be relative, under
 // recordings/, without "." or ".." parts: a row edited to point elsewhere

@@ -51,6 +51,14 @@ bool Recordings::seal(std::int64_t id, std::int64_t size, const std::string& sha
     return db_.changes() > 0;
 }
 
+bool Recordings::markEnded(std::int64_t id, TimePoint endedAt) {
+    auto st = db_.prepare(
+        "UPDATE recordings SET ended_at = ? WHERE id = ? AND sha256 IS NULL AND ended_at IS NULL");
+    st.bind(1, toUnix(endedAt)).bind(2, id);
+    st.run();
+    return db_.changes() > 0;
+}
+
 std::vector<RecordingRow> Recordings::forSession(const std::string& sessionId) {
     auto st = db_.prepare(std::string(kSelect) + " WHERE r.session_id = ? ORDER BY r.channel");
     st.bind(1, sessionId);
@@ -60,7 +68,8 @@ std::vector<RecordingRow> Recordings::forSession(const std::string& sessionId) {
 std::vector<RecordingRow> Recordings::unsealedOfEndedSessions() {
     auto st = db_.prepare(std::string(kSelect) +
                           " JOIN sessions s ON s.id = r.session_id"
-                          " WHERE r.sha256 IS NULL AND s.status != 'active' ORDER BY r.id");
+                          " WHERE r.sha256 IS NULL AND r.ended_at IS NULL AND s.status != 'active'"
+                          " ORDER BY r.id");
     return readAll(st);
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // Recording files of sessions (SPEC §6): one row per recorded channel, with
-// the file's size and SHA-256 once it is sealed (at close, or at start-up for
-// a session a crash left open).
+// the file's size and SHA-256 once it is sealed at close. A recording a crash
+// left open keeps no hash (its end time is set at the next start).
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -35,7 +35,11 @@ class Recordings {
     // Stores size and hash once; returns false if it was sealed already.
     bool seal(std::int64_t id, std::int64_t size, const std::string& sha256, TimePoint endedAt);
     std::vector<RecordingRow> forSession(const std::string& sessionId);
-    // Unsealed recordings whose session is no longer active (a crash left them).
+    // Sets the end time of a recording that stays unsealed (found after a
+    // crash); returns false if it was sealed or ended already.
+    bool markEnded(std::int64_t id, TimePoint endedAt);
+    // Unsealed recordings, not yet marked ended, whose session is no longer
+    // active (a crash left them).
     std::vector<RecordingRow> unsealedOfEndedSessions();
     // Every recording, oldest session first (verify --all, search).
     std::vector<RecordingRow> all();

@@ -142,7 +142,9 @@ void ChannelBridge::startUpstream(ssh_session upstream, std::unique_ptr<ChannelR
                                   RecordingWriter::Sealed sealed) {
     if (stage_ != Stage::deciding) return;
     recorder_ = std::move(recorder);
-    sealed_ = std::move(sealed);
+    // The recorder seals on every path, including its destruction when the
+    // connection is torn down under a live channel (issue 12 finding 5).
+    recorder_->sealWith(std::move(sealed));
     recorder_->start();
     for (const auto& line : std::exchange(pendingNotices_, {})) {
         (pty_ ? toDownOut_ : toDownErr_).append(line);
@@ -533,7 +535,7 @@ void ChannelBridge::sendDenial() {
 void ChannelBridge::finish() {
     if (stage_ == Stage::finished) return;
     stage_ = Stage::finished;
-    if (recorder_) recorder_->close(std::move(sealed_));
+    if (recorder_) recorder_->close();
     // EOF first (a second call completes a close whose EOF flush was pending
     // in non-blocking mode), then close; libssh frees each channel once both
     // sides closed it.

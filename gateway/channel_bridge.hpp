@@ -86,7 +86,8 @@ class ChannelBridge {
 
     // The connection's decision: record the channel (the file is created
     // before the shell or command starts on the target; `sealed` gets the
-    // file's digest when it closes) and open it on this target session...
+    // file's digest when it closes, however the channel ends) and open it on
+    // this target session...
     void startUpstream(ssh_session upstream, std::unique_ptr<ChannelRecorder> recorder,
                        RecordingWriter::Sealed sealed);
     const ChannelRecorder* recorder() const { return recorder_.get(); }
@@ -172,7 +173,6 @@ class ChannelBridge {
     std::size_t sendOut_ = 0;
     std::size_t sendErr_ = 0;
     std::unique_ptr<ChannelRecorder> recorder_;
-    RecordingWriter::Sealed sealed_;
     std::vector<std::string> pendingNotices_;
     std::string menuLine_;
     std::optional<std::string> menuChoice_;

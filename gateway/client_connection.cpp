@@ -1139,9 +1139,23 @@ std::unique_ptr<ChannelRecorder> ClientConnection::makeRecorder(const ChannelBri
             if (self->phase_ != Phase::closed) self->step();
         });
     };
+    ChannelRecorder::Options options;
+    options.input = config_.recording.input;
+    options.secretPrompts = config_.recording.secretPrompts;
+    options.masterKey = &services_.db.masterKey();
+    // On the writer thread: size and running digest into the audit chain, in
+    // the connection's store order (SPEC §15).
+    options.checkpointed = [sequence = dbSequence_, &log = log_, account = meta.account,
+                            peer = peer_, sessionId = meta.sessionId, channel,
+                            relative](const FileCheckpoint& checkpoint) {
+        const bool queued = sequence->submit([=](DbContext& ctx) {
+            auditRecordingCheckpoint(ctx, account, peer, sessionId, channel, relative, checkpoint);
+        });
+        if (!queued) log.error("db.queue_full", {{"session", sessionId}, {"event", "checkpoint"}});
+    };
     return std::make_unique<ChannelRecorder>(services_.recordings, std::move(postToStrand),
                                              std::move(meta), services_.stateRoot / relative,
-                                             terminal);
+                                             terminal, std::move(options));
 }
 
 // Runs on the writer thread once the file is closed: its digest goes to the

@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 namespace portcullis::gateway {
 namespace {
@@ -76,6 +77,20 @@ const char* logLevelName(LogLevel level) {
             return "error";
     }
     return "info";
+}
+
+Result<RecordingInput> parseRecordingInput(std::string_view text) {
+    if (text == "all") return RecordingInput::all;
+    if (text == "sealed-secrets") return RecordingInput::sealedSecrets;
+    if (text == "none") return RecordingInput::none;
+    return makeError("unknown input mode \"" + std::string(text) +
+                     "\" (all, sealed-secrets, none)");
+}
+
+std::shared_ptr<const SecretPromptPattern> RecordingConfig::defaultSecretPrompts() {
+    auto compiled = SecretPromptPattern::compile(kDefaultSecretPrompts);
+    if (!compiled) throw std::logic_error("the default secret_prompts does not compile");
+    return std::move(compiled).value();
 }
 
 Result<void> Config::setListen(std::string_view text) {
@@ -183,6 +198,20 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
         {"algorithms.hostkey", algSetter(hostKeyAlgorithms, kAllowedHostKey)},
         {"algorithms.ciphers", algSetter(ciphers, kAllowedCiphers)},
         {"algorithms.macs", algSetter(macs, kAllowedMacs)},
+        {"recording.input",
+         [this](std::string_view v) -> Result<void> {
+             auto mode = parseRecordingInput(v);
+             if (!mode) return makeError(mode.error());
+             recording.input = *mode;
+             return {};
+         }},
+        {"recording.secret_prompts",
+         [this](std::string_view v) -> Result<void> {
+             auto compiled = SecretPromptPattern::compile(std::string(v));
+             if (!compiled) return makeError(compiled.error());
+             recording.secretPrompts = std::move(compiled).value();
+             return {};
+         }},
     };
 
     std::string section;
@@ -199,7 +228,7 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
             if (text.back() != ']') return bad("unterminated section header");
             section = std::string(trim(text.substr(1, text.size() - 2)));
             if (section != "server" && section != "limits" && section != "lockout" &&
-                section != "algorithms") {
+                section != "algorithms" && section != "recording") {
                 return bad("unknown section [" + section + "]");
             }
             continue;

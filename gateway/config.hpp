@@ -12,6 +12,7 @@
 #include "common/time_format.hpp"
 #include "db/otp_guard.hpp"
 #include "db/policy.hpp"
+#include "gateway/secret_prompt.hpp"
 
 namespace portcullis::gateway {
 
@@ -56,6 +57,21 @@ inline constexpr const char* kDefaultMacs =
     "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com";
 inline constexpr const char* kServerBanner = "Portcullis";
 
+// [recording] input: what of a terminal channel's input the recording keeps.
+enum class RecordingInput {
+    all,            // everything in clear
+    sealedSecrets,  // input at a password-like prompt sealed under master.key (default)
+    none,           // no input at all (output is still recorded)
+};
+Result<RecordingInput> parseRecordingInput(std::string_view text);
+
+struct RecordingConfig {
+    RecordingInput input = RecordingInput::sealedSecrets;
+    // `secret_prompts`, compiled (shared by the connections using this configuration).
+    std::shared_ptr<const SecretPromptPattern> secretPrompts = defaultSecretPrompts();
+    static std::shared_ptr<const SecretPromptPattern> defaultSecretPrompts();
+};
+
 struct Config {
     // [server]
     std::string listenAddress = "0.0.0.0";
@@ -82,6 +98,8 @@ struct Config {
     std::string hostKeyAlgorithms = kDefaultHostKeyAlgorithms;
     std::string ciphers = kDefaultCiphers;
     std::string macs = kDefaultMacs;
+    // [recording]
+    RecordingConfig recording;
 
     // Overrides from an INI file; a bad line or unknown key is refused with its line number.
     Result<void> loadFile(const std::filesystem::path& file);

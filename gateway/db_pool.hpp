@@ -50,6 +50,8 @@ class DbPool {
     bool submit(Job job);
     void stop();
     bool stopping();
+    // master.key (read-only; outlives every connection): recorders seal hidden input with it.
+    const db::MasterKey& masterKey() const { return key_; }
     // A reloaded lock-out configuration, for the jobs that start from now on.
     void setGuard(const db::GuardConfig& guard);
 

@@ -86,12 +86,13 @@ Result<void> Server::prepare() {
     services_ = std::make_unique<Services>(
         Services{[this] { return currentConfig(); }, log_, *db_, *recordings_, upstreamKey_.get(),
                  stateDir_.keysDir(), stateDir_.root(), gatewayId});
-    // Sessions a crash left open are marked aborted and their recordings sealed.
+    // Sessions a crash left open are marked aborted; their recordings are
+    // checked against their last checkpoint, never sealed as found.
     db_->submit([gatewayId, root = stateDir_.root(), &log = log_](DbContext& ctx) {
         const int n = db::Sessions(ctx.db).abortActive(gatewayId, systemNow());
         if (n > 0) log.warn("session.aborted_at_start", {{"count", n}});
-        const int sealed = sealLeftoverRecordings(ctx, root);
-        if (sealed > 0) log.warn("recording.sealed_at_start", {{"count", sealed}});
+        const int unsealed = reportLeftoverRecordings(ctx, root);
+        if (unsealed > 0) log.warn("recording.unsealed_at_start", {{"count", unsealed}});
     });
 
     // The control socket first: once the port answers, control.sock is there.

@@ -1,6 +1,8 @@
 #include "gateway/store_ops.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <map>
 
 #include "db/grants.hpp"
 #include "gateway/admission.hpp"
@@ -214,31 +216,106 @@ void sealRecordingRow(DbContext& ctx, const std::string& account, const PeerInfo
     tx.commit();
 }
 
-int sealLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot) {
+void auditRecordingCheckpoint(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                              const std::string& sessionId, int channel, const std::string& path,
+                              const FileCheckpoint& checkpoint) {
+    ctx.audit.record(event("recording.checkpoint", account, peer,
+                           {{"account", account},
+                            {"session_id", sessionId},
+                            {"channel", channel},
+                            {"path", path},
+                            {"size", checkpoint.size},
+                            {"sha256", checkpoint.sha256}}));
+}
+
+namespace {
+
+struct LastCheckpoint {
+    std::int64_t eventId = 0;
+    std::uint64_t size = 0;
+    std::string sha256;
+};
+
+// The newest recording.checkpoint of each (session, channel) in the chain.
+std::map<std::pair<std::string, int>, LastCheckpoint> lastCheckpoints(db::AuditLog& audit) {
+    db::AuditFilter filter;
+    filter.type = "recording.checkpoint";
+    filter.limit = std::numeric_limits<int>::max();
+    std::map<std::pair<std::string, int>, LastCheckpoint> last;
+    for (const auto& r : audit.list(filter)) {  // oldest first
+        const auto& d = r.event.details;
+        if (!d.is_object() || !d.contains("session_id") || !d["session_id"].is_string() ||
+            !d.contains("channel") || !d["channel"].is_number_integer() || !d.contains("size") ||
+            !d["size"].is_number_unsigned() || !d.contains("sha256") || !d["sha256"].is_string())
+            continue;
+        last[{d["session_id"].get<std::string>(), d["channel"].get<int>()}] = {
+            r.id, d["size"].get<std::uint64_t>(), d["sha256"].get<std::string>()};
+    }
+    return last;
+}
+
+// A stored path the gateway itself wrote: "recordings/NAME", nothing else.
+bool recordingPathSafe(const std::string& path) {
+    const std::filesystem::path p(path);
+    if (p.is_absolute() || !path.starts_with("recordings/")) return false;
+    for (const auto& part : p) {
+        if (part == ".." || part == ".") return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+int reportLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot) {
     db::Recordings recordings(ctx.db);
-    int sealed = 0;
-    for (const auto& r : recordings.unsealedOfEndedSessions()) {
-        // The file as the crash left it (its last frame may be cut short).
-        const auto digest = recording::digestFile(stateRoot / r.path);
-        db::Transaction tx(ctx.db);
+    const auto leftovers = recordings.unsealedOfEndedSessions();
+    if (leftovers.empty()) return 0;
+    const auto checkpoints = lastCheckpoints(ctx.audit);
+    int reported = 0;
+    for (const auto& r : leftovers) {
         nlohmann::json details{{"session_id", r.sessionId},
                                {"channel", r.channel},
                                {"path", r.path},
-                               {"sealed_at", "start-up"}};
-        if (digest) {
-            recordings.seal(r.id, static_cast<std::int64_t>(digest->size), digest->sha256,
-                            systemNow());
+                               {"found_at", "start-up"}};
+        const auto file = stateRoot / r.path;
+        std::optional<recording::FileDigest> found;
+        if (!recordingPathSafe(r.path)) {
+            details["error"] = "the stored path leaves the recordings directory";
+        } else if (auto digest = recording::digestFile(file)) {
+            found = *digest;
             details["size"] = digest->size;
-            details["sha256"] = digest->sha256;
         } else {
-            recordings.seal(r.id, 0, "", systemNow());
             details["error"] = digest.error();
         }
-        ctx.audit.record(tx, db::AuditEvent{"session.recording", "portcullisd", "", details});
+        const auto it = checkpoints.find({r.sessionId, r.channel});
+        if (it == checkpoints.end()) {
+            details["checkpoint"] = nullptr;
+            details["prefix_matches"] = false;
+            details["problem"] = "no checkpoint: nothing of it can be verified";
+        } else {
+            const auto& cp = it->second;
+            details["checkpoint"] = {
+                {"event_id", cp.eventId}, {"size", cp.size}, {"sha256", cp.sha256}};
+            bool matches = false;
+            if (found && found->size >= cp.size) {
+                const auto prefix = recording::digestFilePrefix(file, cp.size);
+                matches = prefix && prefix->sha256 == cp.sha256;
+                if (!matches) details["problem"] = "differs from its last checkpoint";
+                details["unverifiable_bytes"] = found->size - cp.size;
+            } else if (found) {
+                details["problem"] = "shorter than its last checkpoint";
+            } else {
+                details["problem"] = "the file cannot be read";
+            }
+            details["prefix_matches"] = matches;
+        }
+        db::Transaction tx(ctx.db);
+        recordings.markEnded(r.id, systemNow());
+        ctx.audit.record(tx, db::AuditEvent{"recording.unsealed", "portcullisd", "", details});
         tx.commit();
-        ++sealed;
+        ++reported;
     }
-    return sealed;
+    return reported;
 }
 
 void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,

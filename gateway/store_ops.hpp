@@ -85,9 +85,17 @@ void addRecording(DbContext& ctx, const db::RecordingRow& row);
 void sealRecordingRow(DbContext& ctx, const std::string& account, const PeerInfo& peer,
                       const std::string& sessionId, int channel, const std::string& path,
                       const Result<SealedFile>& sealed);
+// While a recording is written: its size and running SHA-256 as
+// `recording.checkpoint` (SPEC §15).
+void auditRecordingCheckpoint(DbContext& ctx, const std::string& account, const PeerInfo& peer,
+                              const std::string& sessionId, int channel, const std::string& path,
+                              const FileCheckpoint& checkpoint);
 // At start-up: recordings of sessions that are no longer active but were
-// never sealed (a crash) are sealed as found; returns how many.
-int sealLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot);
+// never sealed (a crash). They are NOT sealed as found (an edit made while the
+// gateway was down would be blessed): the row keeps no hash and gets its end
+// time, and `recording.unsealed` says what was found against the last
+// checkpoint. Returns how many.
+int reportLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot);
 // One SFTP file operation as `sftp.<op>` (path, flags, bytes, result).
 void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,
                         const std::string& sessionId, const recording::SftpOperation& op);

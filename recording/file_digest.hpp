@@ -18,6 +18,9 @@ struct FileDigest {
 };
 
 Result<FileDigest> digestFile(const std::filesystem::path& path);
+// Size and SHA-256 of the first `size` bytes only (a recording checkpoint);
+// an error when the file is shorter.
+Result<FileDigest> digestFilePrefix(const std::filesystem::path& path, std::uint64_t size);
 
 // Incremental SHA-256 (the gateway hashes as it writes).
 class Sha256Stream {
@@ -27,6 +30,9 @@ class Sha256Stream {
     Sha256Stream& operator=(const Sha256Stream&) = delete;
     void update(std::string_view bytes);
     std::string finishHex();  // once
+    // The digest of what was hashed so far, from a copy of the context: the
+    // stream carries on (a checkpoint of a file still being written).
+    std::string snapshotHex() const;
 
   private:
     struct Free {
