@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "recording/display_text.hpp"
 #include "recording/utf8_text.hpp"
 
 namespace portcullis::cli {
@@ -148,7 +149,7 @@ std::vector<TypedLines::Line> TypedLines::finish() {
 std::string TypedLines::text(const std::vector<Line>& lines) {
     std::string out;
     for (const auto& line : lines) {
-        out += line.text;
+        out += recording::displayText(line.text);  // C1 and U+202E typed are shown, not obeyed
         if (line.approximate) out += "  [approximate]";
         out += '\n';
     }

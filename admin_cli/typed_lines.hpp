@@ -55,8 +55,8 @@ class TypedLines {
     // Everything left, the unfinished last line included.
     std::vector<Line> finish();
 
-    // The lines as text, each ending in "\n" (approximate ones marked
-    // "  [approximate]"), for export.
+    // The lines as text for a person (export), each ending in "\n": controls
+    // and invisible characters escaped, approximate lines marked "  [approximate]".
     static std::string text(const std::vector<Line>& lines);
 
   private:

@@ -180,6 +180,7 @@ TEST(TypedLines, TerminalReportsAndPasteMarkersAreNotTyped) {
 TEST(TypedLines, ExportTextMarksApproximateLines) {
     EXPECT_EQ(TypedLines::text({{"ls", 1, false}, {"rm -rf DIR", 2, true}}),
               "ls\nrm -rf DIR  [approximate]\n");
+    EXPECT_EQ(TypedLines::text({{"\xE2\x80\xAEmr \xC2\x9B", 1, false}}), "\\u202Emr \\u009B\n");
 }
 
 }  // namespace
