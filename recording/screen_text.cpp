@@ -145,6 +145,11 @@ void ScreenText::csiDispatch(std::string_view params, unsigned char final) {
     const std::size_t inRow = column_ - start;
     // Where the cursor's row ends in line_ (the last row may be shorter).
     const std::size_t end = std::min(rowEnd(), line_.size());
+    // Moves and edits take the cursor off the margin; colours and modes do not.
+    if (std::string_view("ABCDG`KXP@").find(static_cast<char>(final)) == std::string_view::npos) {
+        return;
+    }
+    if (final == 'K' && firstParam(params, 0) > 2) return;  // not an erase a terminal knows
     pendingWrap_ = false;
     switch (final) {
         case 'A': {  // cursor up, within the wrapped line

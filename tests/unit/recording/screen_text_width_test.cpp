@@ -39,6 +39,14 @@ TEST(ScreenTextWidth, AWrappedCommandStaysWhole) {
     EXPECT_EQ(screen(kReadlineWrap, 0).find("rm -rf /tmp/DIR;"), std::string::npos);
 }
 
+// A colour change at the margin does not take the cursor off it (found by
+// the terminal_filter fuzz target: play and export disagreed).
+TEST(ScreenTextWidth, ColoursKeepThePendingWrap) {
+    EXPECT_EQ(screen("abcdefghi\x1b[1mj\x1b[0mk\r\n", 10), "abcdefghijk\n");
+    EXPECT_EQ(screen("abcdefghij\x1b[Dk\r\n", 10), "abcdefghkj\n");  // a move does
+    EXPECT_EQ(screen("abcdefghij\x1b[5Kk\r\n", 10), "abcdefghijk\n");
+}
+
 TEST(ScreenTextWidth, ResizeChangesTheMargin) {
     ScreenText text(80);
     std::string out = text.feed(std::string(80, 'a'));
