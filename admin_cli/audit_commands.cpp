@@ -12,6 +12,7 @@
 #include "admin_cli/output.hpp"
 #include "admin_cli/store.hpp"
 #include "db/audit.hpp"
+#include "recording/display_text.hpp"
 
 namespace portcullis::cli {
 namespace {
@@ -195,15 +196,18 @@ class InterruptHandler {
     struct sigaction oldTerm_ {};
 };
 
+// One event per line, every field quoted and escaped as portcullisd's log
+// does, so that a value cannot read as more fields (an actor named
+// `x" account=root event=auth.success`) nor act on the terminal.
 void printTailLine(const Invocation& inv, const db::AuditRecord& r) {
     if (inv.json()) {
         printJsonLine(recordJson(r));
         return;
     }
-    std::cout << r.id << "  " << isoTime(eventTime(r)) << "  " << r.event.type
-              << "  actor=" << r.event.actor;
-    if (!r.event.source.empty()) std::cout << "  source=" << r.event.source;
-    std::cout << "  " << detailsText(r) << std::endl;
+    std::cout << r.id << "  " << isoTime(eventTime(r)) << "  " << logfmtValue(r.event.type)
+              << "  actor=" << logfmtValue(r.event.actor);
+    if (!r.event.source.empty()) std::cout << "  source=" << logfmtValue(r.event.source);
+    std::cout << "  " << recording::terminalSafeJson(detailsText(r)) << std::endl;
 }
 
 int auditTail(Invocation& inv) {

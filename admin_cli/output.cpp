@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iostream>
 
+#include "recording/display_text.hpp"
+
 namespace portcullis::cli {
 namespace {
 
@@ -27,6 +29,7 @@ void printRow(std::ostream& out, const std::vector<std::string>& cells,
 
 void Table::addRow(std::vector<std::string> cells) {
     cells.resize(headers_.size());
+    for (auto& cell : cells) cell = recording::displayText(cell);
     rows_.push_back(std::move(cells));
 }
 
@@ -50,16 +53,35 @@ void printFields(std::ostream& out, const Fields& fields) {
     std::size_t width = 0;
     for (const auto& [key, value] : fields) width = std::max(width, displayWidth(key));
     for (const auto& [key, value] : fields) {
-        out << key << ':' << std::string(width - displayWidth(key) + 2, ' ') << value << '\n';
+        out << key << ':' << std::string(width - displayWidth(key) + 2, ' ')
+            << recording::displayText(value) << '\n';
     }
 }
 
+std::string logfmtValue(std::string_view value) {
+    const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u < 0x7F && c != '"' && c != '=' && c != '\\';
+    });
+    if (bare) return std::string(value);
+    std::string quoted;
+    for (const char c : value) {
+        if (c == '"' || c == '\\') quoted += '\\';  // so that `\u202E` typed is not an escape
+        quoted += c;
+    }
+    return '"' + recording::displayText(quoted) + '"';
+}
+
 void printJson(const nlohmann::json& value) {
-    std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+    std::cout << recording::terminalSafeJson(
+                     value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))
+              << '\n';
 }
 
 void printJsonLine(const nlohmann::json& value) {
-    std::cout << value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+    std::cout << recording::terminalSafeJson(
+                     value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+              << std::endl;
 }
 
 std::string isoTime(TimePoint t) {

@@ -1,6 +1,10 @@
 #pragma once
 // Output for people (aligned tables, key: value blocks) and for programs
 // (--json: objects and arrays with snake_case keys, ISO 8601 UTC times).
+// Names, comments and details come from clients, targets and the store: every
+// cell and value is shown with controls, C1 and invisible characters escaped
+// (recording/display_text.hpp), and JSON is written with them as \u escapes
+// (the same JSON value), so that no output acts on the terminal it goes to.
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -28,6 +32,11 @@ class Table {
     std::vector<std::string> headers_;
     std::vector<std::vector<std::string>> rows_;
 };
+
+// A logfmt value as `audit tail` and portcullisd's log write it: bare when it
+// is plain ASCII without spaces, quotes, '=' or backslashes; otherwise quoted,
+// with `"` and `\` escaped and every control or invisible character as \u.
+std::string logfmtValue(std::string_view value);
 
 // "Key:   value" lines with the values aligned.
 using Fields = std::vector<std::pair<std::string, std::string>>;

@@ -3,6 +3,8 @@
 // (list --active, kill). The commands that read recordings live in
 // session_playback.cpp (play, export), session_search.cpp and
 // session_integrity.cpp (verify, prune); sessionCommands() joins them.
+#include <sys/stat.h>
+
 #include <iostream>
 
 #include "admin_cli/arguments.hpp"
@@ -13,9 +15,12 @@
 #include "admin_cli/output.hpp"
 #include "admin_cli/session_recordings.hpp"
 #include "admin_cli/store.hpp"
+#include "admin_cli/typed_lines.hpp"
 #include "db/grants.hpp"
 #include "db/recordings.hpp"
 #include "db/sessions.hpp"
+#include "recording/recording_reader.hpp"
+#include "recording/sftp_handshake.hpp"
 
 namespace portcullis::cli {
 namespace {
@@ -167,7 +172,48 @@ std::string grantText(const json& grant) {
     return reason.empty() ? text : text + " (reason: " + reason + ")";
 }
 
-json recordingJson(const db::RecordingRow& row, const SealCheck& check) {
+// What reading a recording tells beyond its seal: an exec channel that
+// carried a whole SFTP session, and typed lines that cannot be trusted.
+struct ContentNotes {
+    bool carriedSftp = false;
+    std::int64_t typedLines = 0;
+    std::int64_t approximateLines = 0;
+};
+
+ContentNotes readContentNotes(const db::StateDir& dir, const db::RecordingRow& row) {
+    ContentNotes notes;
+    const auto file = recordingFile(dir, row);
+    struct stat st {};
+    if (!file || ::lstat(file->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return notes;
+    const auto format = recording::formatOf(*file);
+    if (!format) return notes;
+    const bool terminal = *format == recording::Format::cast;
+    recording::SftpStartDetector sftp;
+    TypedLines typed(TypedLines::Mode::terminal);
+    const auto count = [&](const std::vector<TypedLines::Line>& lines) {
+        notes.typedLines += static_cast<std::int64_t>(lines.size());
+        for (const auto& line : lines) notes.approximateLines += line.approximate ? 1 : 0;
+    };
+    (void)recording::readRecording(*file, [&](const recording::RecordingEvent& e) {
+        if (!terminal) {
+            // Only the first input bytes matter for a .rec.
+            if (e.stream == 'i') sftp.input(e.data);
+            return !sftp.decided();
+        }
+        if (e.stream == 'i') count(typed.input(e.data, e.elapsedUs));
+        if (e.stream == 'o') count(typed.output(e.data, e.elapsedUs));
+        return true;
+    });
+    if (terminal) count(typed.finish());
+    notes.carriedSftp = row.kind == "exec" && sftp.carriesSftp();
+    return notes;
+}
+
+std::string kindText(const db::RecordingRow& row, const ContentNotes& notes) {
+    return notes.carriedSftp ? row.kind + " (carried SFTP)" : row.kind;
+}
+
+json recordingJson(const db::RecordingRow& row, const SealCheck& check, const ContentNotes& notes) {
     return {{"channel", row.channel},
             {"kind", row.kind},
             {"format", row.format},
@@ -178,7 +224,10 @@ json recordingJson(const db::RecordingRow& row, const SealCheck& check) {
             {"sha256", row.sha256 ? json(*row.sha256) : json()},
             {"status", stateCode(check.state)},
             {"status_text", showLabel(check.state)},
-            {"detail", check.detail}};
+            {"detail", check.detail},
+            {"carried_sftp", notes.carriedSftp},
+            {"typed_lines", notes.typedLines},
+            {"approximate_typed_lines", notes.approximateLines}};
 }
 
 int sessionShow(Invocation& inv) {
@@ -189,15 +238,17 @@ int sessionShow(Invocation& inv) {
     const auto rows = db::Recordings(store.db()).forSession(r.id);
     const auto audited = AuditedSeals::load(store.audit(), r.id);
     std::vector<SealCheck> checks;
+    std::vector<ContentNotes> notes;
     for (const auto& row : rows) {
         checks.push_back(checkSeal(store.dir(), row, r.status == "active", audited));
+        notes.push_back(readContentNotes(store.dir(), row));
     }
     if (inv.json()) {
         json out = recordJson(r);
         out["grant"] = grant;
         json recordings = json::array();
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            recordings.push_back(recordingJson(rows[i], checks[i]));
+            recordings.push_back(recordingJson(rows[i], checks[i], notes[i]));
         }
         out["recordings"] = recordings;
         printJson(out);
@@ -221,7 +272,7 @@ int sessionShow(Invocation& inv) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& row = rows[i];
         const auto size = row.size ? std::optional<std::uint64_t>(*row.size) : checks[i].actualSize;
-        table.addRow({std::to_string(row.channel), row.kind, row.format,
+        table.addRow({std::to_string(row.channel), kindText(row, notes[i]), row.format,
                       size ? std::to_string(*size) : "-", showLabel(checks[i].state),
                       row.sha256.value_or("-"), printableLine(row.path)});
     }
@@ -230,6 +281,19 @@ int sessionShow(Invocation& inv) {
         if (checks[i].problem() && !checks[i].detail.empty()) {
             std::cout << "channel " << rows[i].channel << ": " << printableLine(checks[i].detail)
                       << '\n';
+        }
+        if (notes[i].carriedSftp) {
+            std::cout << "channel " << rows[i].channel
+                      << ": an exec channel that carried a whole SFTP session (its input starts "
+                         "with SSH_FXP_INIT); the files it moved are in its raw streams\n";
+        }
+        if (notes[i].approximateLines > 0) {
+            std::cout << "channel " << rows[i].channel << ": " << notes[i].approximateLines
+                      << " of " << notes[i].typedLines
+                      << " typed lines are approximate (typed while the terminal did not echo, "
+                         "or recalled from history); see `portcullis session export "
+                      << printableLine(r.id) << " --channel " << rows[i].channel
+                      << " --format text --stream i`\n";
         }
     }
     return kExitOk;

@@ -25,6 +25,7 @@
 #include "admin_cli/typed_lines.hpp"
 #include "db/recordings.hpp"
 #include "recording/cast_writer.hpp"
+#include "recording/display_text.hpp"
 #include "recording/recording_meta.hpp"
 #include "recording/recording_reader.hpp"
 #include "recording/screen_text.hpp"
@@ -184,15 +185,16 @@ void finishReading(const Source& source, const Result<recording::ReadSummary>& s
 
 // ---- play -------------------------------------------------------------------
 
-// Ctrl-C and SIGTERM are held back while playing and waited for instead of
+// Ctrl-C and the other stop signals are held back while playing and waited for instead of
 // sleeping, so a pause between two events ends as soon as one arrives and
 // playback stops cleanly between events.
 class StopSignals {
   public:
     StopSignals() {
         sigemptyset(&set_);
-        sigaddset(&set_, SIGINT);
-        sigaddset(&set_, SIGTERM);
+        // Ctrl-C, Ctrl-\, Ctrl-Z, a kill and a closed terminal all stop playback
+        // cleanly, so that the terminal is restored before anything else runs.
+        for (const int s : {SIGINT, SIGTERM, SIGQUIT, SIGTSTP, SIGHUP}) sigaddset(&set_, s);
         ::pthread_sigmask(SIG_BLOCK, &set_, &old_);
     }
     ~StopSignals() {
@@ -269,11 +271,14 @@ void playOptions(cxxopts::Options& o) {
 
 std::string terminalNote(const Source& source, const json& header) {
     const auto meta = recording::metaFromHeader(header);
-    std::string note = "playing session " + source.session.id + " channel " +
-                       std::to_string(source.row.channel) + " (" + source.session.account + " as " +
-                       source.session.login + "@" + source.session.target + ", " +
-                       std::to_string(meta.width) + "x" + std::to_string(meta.height) +
-                       "); Ctrl-C stops";
+    // Names come from the store and the client: shown with controls and
+    // invisible characters escaped.
+    std::string note =
+        "playing session " + recording::displayText(source.session.id) + " channel " +
+        std::to_string(source.row.channel) + " (" + recording::displayText(source.session.account) +
+        " as " + recording::displayText(source.session.login) + "@" +
+        recording::displayText(source.session.target) + ", " + std::to_string(meta.width) + "x" +
+        std::to_string(meta.height) + "); Ctrl-C stops";
     winsize size{};
     if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0 &&
         size.ws_col < meta.width) {
@@ -283,6 +288,38 @@ std::string terminalNote(const Source& source, const json& header) {
     }
     return note;
 }
+
+// However playback ends (the end of the recording, a stop signal, a read or
+// write failure), a terminal gets the filter's restore sequence, so that no
+// mode the recording set outlives it.
+class TerminalRestore {
+  public:
+    TerminalRestore(bool terminal, TerminalFilter& filter, ByteSink& out)
+        : terminal_(terminal), filter_(filter), out_(out) {}
+    ~TerminalRestore() {
+        try {
+            now();
+        } catch (...) {
+            // the terminal went away: nothing left to restore
+        }
+    }
+    TerminalRestore(const TerminalRestore&) = delete;
+    TerminalRestore& operator=(const TerminalRestore&) = delete;
+
+    void now() {
+        if (done_) return;
+        done_ = true;
+        out_.write(filter_.finish());
+        if (terminal_) out_.write(filter_.restoreSequence());
+        out_.flush();
+    }
+
+  private:
+    bool terminal_;
+    TerminalFilter& filter_;
+    ByteSink& out_;
+    bool done_ = false;
+};
 
 int sessionPlay(Invocation& inv) {
     const double speed = requireSpeed(inv.optionOr("speed"));
@@ -301,6 +338,7 @@ int sessionPlay(Invocation& inv) {
     ByteSink out(STDOUT_FILENO, "standard output");
     TerminalFilter filter;
     StopSignals stop;
+    TerminalRestore restore(terminal, filter, out);  // runs while stop signals are still held
     // Wall-clock deadlines from one start point, so that time spent writing
     // does not add up to drift.
     const auto start = Clock::now();
@@ -318,8 +356,7 @@ int sessionPlay(Invocation& inv) {
         out.write(filter.filter(e.data));
         return true;
     });
-    if (terminal) out.write(filter.restoreSequence());
-    out.flush();
+    restore.now();
     if (stop.stopped()) {
         if (terminal) out.write("\r\n");
         out.flush();
@@ -346,13 +383,22 @@ void exportOptions(cxxopts::Options& o) {
     // clang-format on
 }
 
-void copyFile(const Source& source, ByteSink& sink) {
+// The .cast as it is; to a terminal, line by line with the characters a
+// terminal would act on (C1 controls, U+202E...) written as JSON escapes.
+void copyFile(const Source& source, ByteSink& sink, bool terminal) {
     std::ifstream in(source.file, std::ios::binary);
     if (!in) throw Failure("cannot read " + source.file.string() + ": " + std::strerror(errno));
-    std::string buffer(kSinkBuffer, '\0');
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        sink.write(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
+    if (terminal) {
+        for (std::string line; std::getline(in, line);) {
+            sink.write(recording::terminalSafeJson(line));
+            if (!in.eof()) sink.write("\n");
+        }
+    } else {
+        std::string buffer(kSinkBuffer, '\0');
+        while (in) {
+            in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+            sink.write(std::string_view(buffer.data(), static_cast<std::size_t>(in.gcount())));
+        }
     }
     if (in.bad()) throw Failure("cannot read " + source.file.string());
 }
@@ -360,9 +406,12 @@ void copyFile(const Source& source, ByteSink& sink) {
 // A .rec as asciicast v2: stdout and stderr both as "o" (a terminal shows
 // both), stdin as "i"; each stream keeps its own encoder so that a character
 // split across two reads of that stream is joined, invalid bytes escaped.
-void recToCast(const Source& source, ByteSink& sink) {
+void recToCast(const Source& source, ByteSink& sink, bool terminal) {
     const json header = require(readRecordingHeader(source.file));
-    sink.write(recording::castHeaderLine(recording::metaFromHeader(header)));
+    const auto write = [&](const std::string& lines) {
+        sink.write(terminal ? recording::terminalSafeJson(lines) : lines);
+    };
+    write(recording::castHeaderLine(recording::metaFromHeader(header)));
     recording::CastStreamEncoder stdoutEncoder('o'), stderrEncoder('o'), stdinEncoder('i');
     const auto encoderOf = [&](char stream) -> recording::CastStreamEncoder* {
         if (stream == 'o') return &stdoutEncoder;
@@ -373,29 +422,41 @@ void recToCast(const Source& source, ByteSink& sink) {
     std::int64_t lastUs = 0;
     const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
         lastUs = std::max(lastUs, e.elapsedUs);
-        if (auto* encoder = encoderOf(e.stream)) sink.write(encoder->encode(lastUs, e.data));
+        if (auto* encoder = encoderOf(e.stream)) write(encoder->encode(lastUs, e.data));
         return true;
     });
     for (auto* encoder : {&stdoutEncoder, &stderrEncoder, &stdinEncoder}) {
-        sink.write(encoder->finish(lastUs));
+        write(encoder->finish(lastUs));
     }
     finishReading(source, summary);
 }
 
+// The terminal's width for text: the header's (then each resize) for a
+// terminal recording; none for a .rec, whose output went to no terminal.
+std::size_t screenWidth(const Source& source) {
+    if (source.format != Format::cast) return 0;
+    const json header = require(readRecordingHeader(source.file));
+    return static_cast<std::size_t>(std::max(recording::metaFromHeader(header).width, 0));
+}
+
 void exportText(const Source& source, std::optional<char> stream, ByteSink& sink) {
-    recording::ScreenText screen;
+    recording::ScreenText screen(screenWidth(source));
     TypedLines typed(source.format == Format::cast ? TypedLines::Mode::terminal
                                                    : TypedLines::Mode::data);
     const bool input = stream == 'i';
     const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
-        if (input) {
-            if (e.stream == 'i') sink.write(typed.feed(e.data));
+        if (e.stream == 'r') {
+            if (const auto columns = recording::columnsOfResize(e.data)) screen.setWidth(columns);
+        } else if (input) {
+            // The output tells whether the terminal echoed what was typed.
+            if (e.stream == 'i') sink.write(TypedLines::text(typed.input(e.data, e.elapsedUs)));
+            if (e.stream == 'o') sink.write(TypedLines::text(typed.output(e.data, e.elapsedUs)));
         } else if (stream ? e.stream == *stream : (e.stream == 'o' || e.stream == 'e')) {
             sink.write(screen.feed(e.data));
         }
         return true;
     });
-    sink.write(input ? typed.finish() : screen.finish());
+    sink.write(input ? TypedLines::text(typed.finish()) : screen.finish());
     finishReading(source, summary);
 }
 
@@ -446,9 +507,9 @@ int sessionExport(Invocation& inv) {
             "sequences): add -o FILE or pipe the output");
     }
     if (format == "cast" && source.format == Format::cast) {
-        copyFile(source, target.sink());
+        copyFile(source, target.sink(), target.toTerminal());
     } else if (format == "cast") {
-        recToCast(source, target.sink());
+        recToCast(source, target.sink(), target.toTerminal());
     } else if (format == "text") {
         exportText(source, stream, target.sink());
     } else {

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iostream>
@@ -12,6 +13,7 @@
 
 #include "admin_cli/arguments.hpp"
 #include "admin_cli/cli_error.hpp"
+#include "recording/display_text.hpp"
 #include "recording/file_digest.hpp"
 #include "recording/recording_reader.hpp"
 
@@ -474,25 +476,21 @@ Result<nlohmann::json> readRecordingHeader(const fs::path& file) {
 }
 
 std::string printableLine(std::string_view line, std::size_t maxBytes) {
-    std::string out;
-    out.reserve(std::min(line.size(), maxBytes) + 3);
-    for (std::size_t i = 0; i < line.size();) {
-        if (out.size() >= maxBytes) {
-            out += "...";
-            break;
+    // Cut first (on a character boundary), then escape: the escapes of what is
+    // shown are never cut in half.
+    std::size_t end = line.size();
+    bool cut = false;
+    if (end > maxBytes) {
+        end = 0;
+        while (end < line.size()) {
+            const std::size_t length = std::max<std::size_t>(utf8Length(line, end), 1);
+            if (end + length > maxBytes) break;
+            end += length;
         }
-        const auto c = static_cast<unsigned char>(line[i]);
-        const std::size_t length = utf8Length(line, i);
-        // C1 controls arrive as U+0080..U+009F: two bytes, 0xC2 0x80..0x9F.
-        const bool c1 = length == 2 && c == 0xC2 && static_cast<unsigned char>(line[i + 1]) < 0xA0;
-        if (length == 0 || c1 || (c < 0x20 && c != '\t') || c == 0x7F) {
-            out += '?';
-            i += length ? length : 1;
-            continue;
-        }
-        out.append(line.substr(i, length));
-        i += length;
+        cut = true;
     }
+    std::string out = recording::displayText(line.substr(0, end));
+    if (cut) out += "...";
     return out;
 }
 

@@ -134,8 +134,10 @@ std::optional<int> channelOption(const Invocation& inv);
 Result<nlohmann::json> readRecordingHeader(const std::filesystem::path& file);
 
 // Recorded text made harmless for a terminal: control characters (C0, DEL and
-// C1, which a hostile target could have printed) become '?', TAB stays, and
-// long lines are cut at maxBytes (on a UTF-8 boundary) with "...".
+// C1, which a hostile target could have printed) and invisible or
+// bidirectional characters become "\u001B"-style escapes, bytes that are not
+// UTF-8 "\xNN", TAB stays; long lines are cut at maxBytes (on a UTF-8
+// boundary) with "...".
 std::string printableLine(std::string_view line, std::size_t maxBytes = 4096);
 
 bool isTerminal(int fd);

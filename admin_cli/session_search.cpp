@@ -29,6 +29,7 @@
 #include "recording/recording_meta.hpp"
 #include "recording/recording_reader.hpp"
 #include "recording/screen_text.hpp"
+#include "recording/sftp_handshake.hpp"
 
 namespace portcullis::cli {
 namespace {
@@ -89,6 +90,7 @@ struct Match {
     std::int64_t elapsedUs = 0;
     std::string stream;  // input, output, stderr
     std::string line;
+    bool approximate = false;  // a typed line that was not echoed, or recalled history
     std::vector<std::string> before;
     std::vector<std::string> after;
 };
@@ -117,10 +119,14 @@ class LineScanner {
     void lines(std::string_view chunk, std::int64_t elapsedUs) {
         while (!chunk.empty()) {
             const std::size_t end = chunk.find('\n');
-            line(std::string(chunk.substr(0, end)), elapsedUs);
+            line(std::string(chunk.substr(0, end)), elapsedUs, false);
             if (end == std::string_view::npos) break;
             chunk.remove_prefix(end + 1);
         }
+    }
+    // Typed lines, each with its own time.
+    void lines(std::vector<TypedLines::Line> typed) {
+        for (auto& t : typed) line(std::move(t.text), t.elapsedUs, t.approximate);
     }
     bool waiting() const { return !waiting_.empty(); }
 
@@ -134,7 +140,7 @@ class LineScanner {
         text += "...";
     }
 
-    void line(std::string text, std::int64_t elapsedUs) {
+    void line(std::string text, std::int64_t elapsedUs, bool approximate) {
         const bool matched = !budget_.full() && regex_.matches(text);
         cut(text);
         for (std::size_t i = 0; i < waiting_.size();) {
@@ -148,8 +154,13 @@ class LineScanner {
         }
         if (matched) {
             ++budget_.found;
-            out_.push_back(
-                {channel_, elapsedUs, stream_, text, {recent_.begin(), recent_.end()}, {}});
+            out_.push_back({channel_,
+                            elapsedUs,
+                            stream_,
+                            text,
+                            approximate,
+                            {recent_.begin(), recent_.end()},
+                            {}});
             if (context_ > 0) waiting_.push_back(out_.size() - 1);
         }
         if (context_ > 0) {
@@ -171,6 +182,7 @@ class LineScanner {
 struct Searched {
     std::vector<Match> matches;
     std::int64_t startedAtUnix = 0;  // the header's timestamp
+    bool carriesSftp = false;        // an exec channel whose input is an SFTP session
 };
 
 // One recording, streamed.
@@ -179,23 +191,46 @@ Result<Searched> searchRecording(const fs::path& file, const db::RecordingRow& r
     Searched result;
     const auto format = recording::formatOf(file);
     const bool terminal = !format || *format == recording::Format::cast;
-    recording::ScreenText stdoutScreen, stderrScreen;
+    std::size_t width = 0;  // a .rec's output went to no terminal: no wrapping
+    if (terminal) {
+        const auto header = readRecordingHeader(file);
+        if (!header) return makeError(header.error());
+        width = static_cast<std::size_t>(std::max(recording::metaFromHeader(*header).width, 0));
+    }
+    recording::ScreenText stdoutScreen(width), stderrScreen;
     TypedLines typed(terminal ? TypedLines::Mode::terminal : TypedLines::Mode::data);
     LineScanner output(regex, "output", row.channel, context, budget, result.matches);
     LineScanner errors(regex, "stderr", row.channel, context, budget, result.matches);
     LineScanner input(regex, "input", row.channel, context, budget, result.matches);
+    recording::SftpStartDetector sftp;
     std::int64_t lastUs = 0;
     auto summary = recording::readRecording(file, [&](const RecordingEvent& e) {
         lastUs = std::max(lastUs, e.elapsedUs);
-        if (e.stream == 'o') output.lines(stdoutScreen.feed(e.data), e.elapsedUs);
+        if (e.stream == 'o') {
+            // The echo settles lines typed before this output: those come first.
+            input.lines(typed.output(e.data, e.elapsedUs));
+            output.lines(stdoutScreen.feed(e.data), e.elapsedUs);
+        }
         if (e.stream == 'e') errors.lines(stderrScreen.feed(e.data), e.elapsedUs);
-        if (e.stream == 'i') input.lines(typed.feed(e.data), e.elapsedUs);
+        if (e.stream == 'i') {
+            sftp.input(e.data);
+            input.lines(typed.input(e.data, e.elapsedUs));
+        }
+        if (e.stream == 'r') {
+            if (const auto columns = recording::columnsOfResize(e.data)) {
+                stdoutScreen.setWidth(columns);
+            }
+        }
         return !budget.full() || output.waiting() || errors.waiting() || input.waiting();
     });
     if (!summary) return makeError(file.string() + ": " + summary.error());
     output.lines(stdoutScreen.finish(), lastUs);
     errors.lines(stderrScreen.finish(), lastUs);
-    input.lines(typed.finish(), lastUs);
+    input.lines(typed.finish());
+    // A typed line is reported once its echo is settled: back in time order.
+    std::stable_sort(result.matches.begin(), result.matches.end(),
+                     [](const Match& a, const Match& b) { return a.elapsedUs < b.elapsedUs; });
+    result.carriesSftp = row.kind == "exec" && sftp.carriesSftp();
     result.startedAtUnix = recording::metaFromHeader(summary->header).startedAtUnix;
     if (result.startedAtUnix == 0) result.startedAtUnix = row.startedAt.time_since_epoch().count();
     return result;
@@ -287,6 +322,8 @@ json matchJson(const db::SessionRecord& s, const Searched& searched, const Match
             {"time", matchTime(searched.startedAtUnix, m.elapsedUs)},
             {"offset_s", static_cast<double>(m.elapsedUs) / 1e6},
             {"stream", m.stream},
+            {"approximate", m.approximate},
+            {"carried_sftp", searched.carriesSftp},
             {"line", m.line},
             {"before", m.before},
             {"after", m.after}};
@@ -295,9 +332,11 @@ json matchJson(const db::SessionRecord& s, const Searched& searched, const Match
 void printMatch(const db::SessionRecord& s, const Searched& searched, const Match& m,
                 bool withContext) {
     std::string where = m.stream;
+    if (m.approximate) where += " (approximate)";
     if (m.channel != 1) where += " (channel " + std::to_string(m.channel) + ")";
+    if (searched.carriesSftp) where += " (exec carrying SFTP)";
     const std::string head =
-        s.id + "  " + matchTime(searched.startedAtUnix, m.elapsedUs) + "  " + where;
+        printableLine(s.id) + "  " + matchTime(searched.startedAtUnix, m.elapsedUs) + "  " + where;
     if (!withContext) {
         std::cout << head << "  " << printableLine(m.line) << '\n';
         return;

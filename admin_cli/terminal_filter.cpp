@@ -1,105 +1,253 @@
 #include "admin_cli/terminal_filter.hpp"
 
-#include <algorithm>
+#include <charconv>
+#include <vector>
+
+#include "recording/utf8_text.hpp"
 
 namespace portcullis::cli {
 namespace {
 
 constexpr char kEsc = '\x1b';
-constexpr char kBel = '\x07';
-constexpr char kEnq = '\x05';
-// A CSI longer than this is not one a terminal would act on: dropped.
-constexpr std::size_t kMaxCsi = 128;
+// REP and the counts of the other allowed sequences: more is no picture, only
+// work (the text renderer clamps at the same bound).
+constexpr unsigned kMaxCount = 65536;
 
-}  // namespace
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t end = text.find(separator, start);
+        parts.push_back(text.substr(start, end == std::string_view::npos ? end : end - start));
+        if (end == std::string_view::npos) return parts;
+        start = end + 1;
+    }
+}
 
-std::string TerminalFilter::filter(std::string_view bytes) {
+// Each number at most kMaxCount (a terminal clamps them to its screen anyway).
+std::string clampCounts(std::string_view params) {
     std::string out;
-    out.reserve(bytes.size());
-    for (const char c : bytes) {
-        switch (state_) {
-            case State::text:
-                if (c == kEsc) {
-                    state_ = State::escape;
-                } else if (c != kEnq) {
-                    out += c;
-                }
-                break;
-            case State::escape:
-                if (c == '[') {
-                    state_ = State::csi;
-                    csi_ = "\x1b[";
-                } else if (c == ']' || c == 'P' || c == '_' || c == '^' || c == 'X') {
-                    state_ = State::string;
-                } else if (c == 'Z') {
-                    state_ = State::text;  // DECID: the terminal would answer
-                } else if (c == kEsc) {
-                    out += kEsc;  // the first ESC ended nothing; this one may start a sequence
-                } else {
-                    out += kEsc;
-                    out += c;
-                    state_ = State::text;
-                }
-                break;
-            case State::csi: {
-                const auto byte = static_cast<unsigned char>(c);
-                if (byte >= 0x40 && byte <= 0x7E) {
-                    endCsi(c, out);
-                    state_ = State::text;
-                } else if (byte >= 0x20 && byte <= 0x3F && csi_.size() < kMaxCsi) {
-                    csi_ += c;
-                } else {
-                    // Malformed or endless: drop what was held, keep a control such as LF.
-                    csi_.clear();
-                    state_ = State::text;
-                    if (byte < 0x20 && c != kEsc && c != kEnq) out += c;
-                    if (c == kEsc) state_ = State::escape;
-                }
-                break;
-            }
-            case State::string:
-                if (c == kBel) state_ = State::text;
-                if (c == kEsc) state_ = State::stringEscape;
-                break;
-            case State::stringEscape:
-                state_ = c == '\\' ? State::text : State::string;
-                break;
-        }
+    bool first = true;
+    for (const auto part : split(params, ';')) {
+        if (!first) out += ';';
+        first = false;
+        unsigned value = 0;
+        const auto r = std::from_chars(part.data(), part.data() + part.size(), value);
+        if (part.empty()) continue;
+        out += r.ec == std::errc() && value <= kMaxCount ? std::string(part)
+                                                         : std::to_string(kMaxCount);
     }
     return out;
 }
 
-void TerminalFilter::endCsi(char final, std::string& out) {
-    const std::string_view params = std::string_view(csi_).substr(2);
-    const bool privateGt = params.starts_with('>');
-    const bool privateQ = params.starts_with('?');
-    const bool dollar = params.find('$') != std::string_view::npos;
-    const bool asksForAnswer = final == 'c' || final == 'n' || final == 't' || final == 'x' ||
-                               (dollar && final == 'p') || (privateGt && final == 'q') ||
-                               (privateQ && final == 'u');
-    if (privateQ && (final == 'h' || final == 'l')) {
-        // DEC private modes: remember those a stop mid-way must undo.
-        const bool set = final == 'h';
-        std::size_t start = 1;
-        while (start <= params.size()) {
-            const std::size_t end = std::min(params.find(';', start), params.size());
-            const std::string_view mode = params.substr(start, end - start);
-            if (mode == "1049" || mode == "1047" || mode == "47") alternateScreen_ = set;
-            if (mode == "25") cursorHidden_ = !set;
-            start = end + 1;
+std::size_t paramCount(std::string_view params) {
+    return params.empty() ? 0 : split(params, ';').size();
+}
+
+// The number an SGR parameter starts with ("" is 0, "38:2:..." is 38).
+unsigned sgrNumber(std::string_view part) {
+    unsigned value = 0;
+    std::from_chars(part.data(), part.data() + part.size(), value);
+    return value;
+}
+
+// SGR without concealed text (8), the attribute that draws nothing; colour
+// arguments (38;5;8, 48;2;8;8;8) are kept. "drop" when nothing is left.
+std::string sgrWithoutConceal(std::string_view params) {
+    const auto parts = split(params, ';');
+    std::string out;
+    bool any = false;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        const unsigned number = sgrNumber(parts[i]);
+        const bool colon = parts[i].find(':') != std::string_view::npos;
+        std::size_t take = 1;
+        if (!colon && (number == 38 || number == 48 || number == 58) && i + 1 < parts.size()) {
+            const unsigned kind = sgrNumber(parts[i + 1]);
+            take = kind == 5 ? 3 : kind == 2 ? 5 : 1;
+        } else if (number == 8) {
+            continue;
+        }
+        for (std::size_t k = i; k < i + take && k < parts.size(); ++k) {
+            if (any) out += ';';
+            out += parts[k];
+            any = true;
+        }
+        i += take - 1;
+    }
+    return any || params.empty() ? out : "drop";
+}
+
+bool allowedPrivateMode(std::string_view mode) {
+    return mode == "25" || mode == "1049" || mode == "1047" || mode == "47" || mode == "1048";
+}
+
+void appendUtf8(std::string& out, char32_t c) {
+    if (c < 0x80) {
+        out += static_cast<char>(c);
+    } else if (c < 0x800) {
+        out += static_cast<char>(0xC0 | (c >> 6));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+        out += static_cast<char>(0xE0 | (c >> 12));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (c >> 18));
+        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+}
+
+}  // namespace
+
+// What the parser calls, for one filter() call.
+struct TerminalFilter::Sink {
+    TerminalFilter& filter;
+    std::string& out;
+
+    void print(char32_t c) {
+        constexpr char32_t raw = recording::VtParser::kRawByteBase;
+        if (c >= raw + 0x80 && c <= raw + 0xFF) {
+            recording::detail::appendByteEscape(out, static_cast<unsigned char>(c - raw));
+        } else {
+            appendUtf8(out, c);
         }
     }
-    if (!asksForAnswer) {
-        out += csi_;
-        out += final;
+
+    void execute(unsigned char c) {
+        // BS TAB LF VT FF CR SO SI; not BEL, ENQ (answerback) and the rest.
+        if (c == 0x08 || c == 0x09 || c == 0x0A || c == 0x0B || c == 0x0C || c == 0x0D ||
+            c == 0x0E || c == 0x0F) {
+            out += static_cast<char>(c);
+        }
     }
-    csi_.clear();
+
+    void escDispatch(std::string_view intermediates, unsigned char final) {
+        // DECSC DECRC IND NEL RI; G0/G1 designated as ASCII or line drawing.
+        const bool plain = intermediates.empty() && (final == '7' || final == '8' || final == 'D' ||
+                                                     final == 'E' || final == 'M');
+        const bool charset =
+            (intermediates == "(" || intermediates == ")") && (final == 'B' || final == '0');
+        if (!plain && !charset) return;
+        out += kEsc;
+        out += intermediates;
+        out += static_cast<char>(final);
+    }
+
+    void emitCsi(std::string_view params, unsigned char final) {
+        out += kEsc;
+        out += '[';
+        out += params;
+        out += static_cast<char>(final);
+    }
+
+    void csiDispatch(std::string_view params, unsigned char final) {
+        const bool digits = params.find_first_not_of("0123456789;") == std::string_view::npos;
+        if (final == 'm' && params.find_first_not_of("0123456789;:") == std::string_view::npos) {
+            const std::string kept = sgrWithoutConceal(params);
+            if (kept != "drop") emitCsi(kept, final);
+            return;
+        }
+        if (params.starts_with('?') && (final == 'h' || final == 'l')) {
+            privateModes(params.substr(1), final);
+            return;
+        }
+        if (!digits) return;  // private, intermediates
+        const std::string clamped = clampCounts(params);
+        params = clamped;
+        const std::size_t count = paramCount(params);
+        switch (final) {
+            case 'A':  // CUU CUD CUF CUB CNL CPL CHA CUP HVP VPA VPR HPR HPA CHT CBT
+            case 'B':
+            case 'C':
+            case 'D':
+            case 'E':
+            case 'F':
+            case 'G':
+            case 'H':
+            case 'f':
+            case 'd':
+            case 'e':
+            case 'a':
+            case '`':
+            case 'I':
+            case 'Z':
+            case 'X':  // ECH DCH ICH IL DL REP
+            case 'P':
+            case '@':
+            case 'L':
+            case 'M':
+            case 'b':
+                emitCsi(params, final);
+                return;
+            case 'S':  // SU SD (with more parameters, T starts mouse highlighting)
+            case 'T':
+                if (count <= 1) emitCsi(params, final);
+                return;
+            case 'J':  // ED EL 0-2 (3 erases the reviewer's scrollback)
+            case 'K': {
+                unsigned mode = 0;
+                const auto first = split(params, ';').front();
+                std::from_chars(first.data(), first.data() + first.size(), mode);
+                if (mode <= 2) emitCsi(params, final);
+                return;
+            }
+            case 'r':  // DECSTBM
+                if (count <= 2) emitCsi(params, final);
+                return;
+            case 's':  // SCOSC SCORC (with parameters, other meanings)
+            case 'u':
+                if (params.empty()) emitCsi(params, final);
+                return;
+            default:
+                return;  // modes, reports, window operations, printing, tab stops...
+        }
+    }
+
+    // DEC private modes: only the alternate screen, saved cursor and cursor visibility.
+    void privateModes(std::string_view modes, unsigned char final) {
+        if (modes.find_first_not_of("0123456789;") != std::string_view::npos) return;
+        std::string kept;
+        for (const auto mode : split(modes, ';')) {
+            if (!allowedPrivateMode(mode)) continue;
+            if (mode == "1049" || mode == "1047" || mode == "47") {
+                filter.alternateScreen_ = final == 'h';
+            }
+            if (!kept.empty()) kept += ';';
+            kept += mode;
+        }
+        if (!kept.empty()) emitCsi("?" + kept, final);
+    }
+};
+
+std::string TerminalFilter::filter(std::string_view bytes) {
+    std::string out;
+    out.reserve(bytes.size());
+    Sink sink{*this, out};
+    parser_.feed(bytes, sink);
+    return out;
+}
+
+std::string TerminalFilter::finish() {
+    std::string out;
+    Sink sink{*this, out};
+    parser_.finish(sink);
+    return out;
 }
 
 std::string TerminalFilter::restoreSequence() const {
-    std::string out = "\x1b[0m";
-    if (cursorHidden_) out += "\x1b[?25h";
-    if (alternateScreen_) out += "\x1b[?1049l";
+    std::string out;
+    if (alternateScreen_) out += "\x1b[?1049l";  // back to the reviewer's screen and cursor
+    out +=
+        "\x1b[!p"                               // DECSTR: soft reset
+        "\x1b[0m\x1b[?25h\x1b[r"                // colours, the cursor shown, no scroll region
+        "\x1b(B\x1b)B\x0f"                      // ASCII character sets
+        "\x1b[?1l\x1b>\x1b[4l\x1b[?6l\x1b[?7h"  // cursor keys, keypad, insert, origin, wrap
+        "\x1b[?9l\x1b[?1000l\x1b[?1001l\x1b[?1002l\x1b[?1003l"  // mouse reporting
+        "\x1b[?1005l\x1b[?1006l\x1b[?1015l\x1b[?1016l"          // mouse encodings
+        "\x1b[?1004l\x1b[?2004l"                                // focus reports, bracketed paste
+        "\x1b[>4m";  // modifyOtherKeys back to the default
     return out;
 }
 

@@ -1,18 +1,26 @@
 #pragma once
-// What `session play` writes to the reviewer's terminal: the recorded output
-// minus what would make that terminal do more than draw. A recording is
-// written by the target, which may be hostile, and a terminal answers some
-// sequences by "typing" into its input, which is the reviewer's shell once
-// playback ends. So the filter drops:
-//   - requests for an answer: CSI ... c (device attributes), n (status and
-//     cursor reports), t (window operations and reports), x (DECREQTPARM),
-//     CSI ... $ p (DECRQM), CSI > ... q (XTVERSION), CSI ? u (keyboard query),
-//     ESC Z (DECID) and ENQ;
-//   - strings: OSC, DCS, APC, PM and SOS (clipboard writes, titles, tmux and
-//     terminal-specific commands, status queries).
-// Everything else (text, colours, cursor moves, screen modes) passes unchanged.
+// What `session play` writes to the reviewer's terminal. A recording is
+// written by the target, which may be hostile: a terminal answers some
+// sequences by "typing" into its input (the reviewer's shell once playback
+// ends), and modes such as mouse or focus reporting and modified keys outlive
+// the program that set them. So this is an allow-list; everything not on it
+// is dropped:
+//   - text (UTF-8; a byte that is not valid UTF-8 is shown as "\xNN") and
+//     the controls BS, TAB, LF, VT, FF, CR, SO, SI;
+//   - SGR colours and attributes (CSI ... m; concealed text, SGR 8, is not);
+//   - cursor movement and erase within the screen: CUU CUD CUF CUB CNL CPL
+//     CHA CUP HVP VPA VPR HPA HPR CHT CBT, ED and EL (0-2), ECH DCH ICH IL DL
+//     SU SD REP, DECSC/DECRC and SCOSC/SCORC, IND NEL RI;
+//   - scroll regions (DECSTBM), the alternate screen (?1049 ?1047 ?47 ?1048),
+//     the cursor shown or hidden (?25), G0/G1 as ASCII or line drawing.
+// Sequences are split as a terminal splits them (recording::VtParser, shared
+// with export and search, so that play hides nothing they show): C1 controls
+// (U+0080..U+009F) are ESC sequences, and strings (OSC, DCS, APC, PM, SOS:
+// titles, clipboard writes, queries) end wherever a terminal ends them.
 #include <string>
 #include <string_view>
+
+#include "recording/vt_parser.hpp"
 
 namespace portcullis::cli {
 
@@ -20,18 +28,21 @@ class TerminalFilter {
   public:
     // Filters output bytes split anywhere; returns what may be written now.
     std::string filter(std::string_view bytes);
-    // What puts the reviewer's terminal back as it was when playback stops
-    // (maybe mid-way): default colours, the cursor shown, the main screen.
+    // The end of the output: a character left incomplete, shown as "\xNN".
+    std::string finish();
+    // What puts the reviewer's terminal back when playback ends, however it
+    // ends: out of the alternate screen, a soft reset (DECSTR), and every
+    // mode a program could have set turned off (in case the terminal kept one
+    // from before: mouse and focus reporting, bracketed paste, modified keys,
+    // application keypad and cursor keys, insert and origin modes, margins,
+    // character sets, colours, a hidden cursor).
     std::string restoreSequence() const;
 
   private:
-    enum class State { text, escape, csi, string, stringEscape };
-    void endCsi(char final, std::string& out);
+    struct Sink;
 
-    State state_ = State::text;
-    std::string csi_;  // ESC [ and the parameters so far, held until the final byte
+    recording::VtParser parser_;
     bool alternateScreen_ = false;
-    bool cursorHidden_ = false;
 };
 
 }  // namespace portcullis::cli

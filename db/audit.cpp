@@ -1,10 +1,7 @@
 #include "db/audit.hpp"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,8 +30,6 @@ using json = nlohmann::json;
 
 const std::string kGenesisHash(64, '0');
 const json kNoDetails = json::object();
-constexpr const char* kSyslogSocket = "/dev/log";
-constexpr const char* kSyslogIdent = "portcullis";
 
 // Keys that name secrets; an event carrying one is a programming error.
 constexpr std::array<std::string_view, 7> kSecretKeys = {
@@ -182,40 +177,6 @@ void appendToFile(const StateDir& dir, const std::string& line) {
     if (fd) writeAll(fd.get(), line);
 }
 
-// RFC 3164 over the local syslog socket, without openlog()'s process-wide state.
-void sendToSyslog(const std::string& jsonLine) {
-    struct sockaddr_un addr {};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, kSyslogSocket, sizeof addr.sun_path - 1);
-    struct stat st {};
-    if (::stat(kSyslogSocket, &st) != 0 || !S_ISSOCK(st.st_mode)) return;
-
-    static constexpr std::array<const char*, 12> kMonths = {
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    const std::time_t now = std::time(nullptr);
-    struct tm local {};
-    ::localtime_r(&now, &local);
-    char stamp[32];  // "Mmm dd hh:mm:ss", the day space-padded (locale-independent)
-    std::snprintf(stamp, sizeof stamp, "%s %2d %02d:%02d:%02d",
-                  kMonths[static_cast<std::size_t>(local.tm_mon) % 12], local.tm_mday,
-                  local.tm_hour, local.tm_min, local.tm_sec);
-    const std::string message = "<" + std::to_string(LOG_AUTHPRIV | LOG_INFO) + ">" + stamp + " " +
-                                kSyslogIdent + "[" + std::to_string(::getpid()) + "]: " + jsonLine;
-
-    const auto* sa = reinterpret_cast<const struct sockaddr*>(&addr);
-    UniqueFd dgram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (!dgram) return;
-    if (::sendto(dgram.get(), message.data(), message.size(), MSG_DONTWAIT | MSG_NOSIGNAL, sa,
-                 sizeof addr) >= 0) {
-        return;
-    }
-    if (errno != EPROTOTYPE) return;  // full or too large: the DB row is the record
-    // A stream-mode /dev/log (as glibc's syslog() also handles): NUL-terminated.
-    UniqueFd stream(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!stream || ::connect(stream.get(), sa, sizeof addr) != 0) return;
-    (void)::send(stream.get(), message.c_str(), message.size() + 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-}
-
 AuditRecord readRecord(const Statement& st) {
     AuditRecord r;
     r.id = st.int64(0);
@@ -268,7 +229,10 @@ nlohmann::json AuditRecord::toJson() const {
 }
 
 AuditLog::AuditLog(Database& db, const StateDir* mirrorDir, bool syslog)
-    : db_(db), mirrorDir_(mirrorDir), syslog_(syslog) {}
+    : AuditLog(db, mirrorDir, syslog ? std::make_shared<SyslogSink>() : nullptr) {}
+
+AuditLog::AuditLog(Database& db, const StateDir* mirrorDir, std::shared_ptr<SyslogSink> syslog)
+    : db_(db), mirrorDir_(mirrorDir), syslog_(std::move(syslog)) {}
 
 std::int64_t AuditLog::record(Transaction& tx, const AuditEvent& event) {
     // `{}` in an aggregate initializer makes a null json: take it as no details.
@@ -316,11 +280,11 @@ std::int64_t AuditLog::record(Transaction& tx, const AuditEvent& event) {
 
     if (mirrorDir_ || syslog_) {
         auto line = canonicalJson(r.toJson());
-        tx.onCommit([dir = mirrorDir_, toSyslog = syslog_, line = std::move(line)]() noexcept {
+        tx.onCommit([dir = mirrorDir_, sink = syslog_, line = std::move(line), r]() noexcept {
             // Mirrors never fail the event: the committed row is the record.
             try {
                 if (dir) appendToFile(*dir, line + "\n");
-                if (toSyslog) sendToSyslog(line);
+                if (sink) sink->send(r);
             } catch (...) {
             }
         });

@@ -3,7 +3,7 @@
 // Each event is a row in audit_events whose hash is SHA-256 over its canonical
 // JSON (keys sorted, no spaces, prev_hash included), chaining every row to the
 // one before. After the transaction commits, the same JSON line is appended to
-// audit.log and sent to syslog (facility authpriv, ident "portcullis").
+// audit.log, and a copy made for SIEMs is sent to syslog (db/syslog.hpp).
 //
 // Event types used across Portcullis (dot-separated, noun.verb):
 //   auth.publickey auth.totp auth.recovery  (login attempts, result in details)
@@ -14,6 +14,7 @@
 // details; record() refuses a details object with a key named like one
 // ("code", "secret", "password", "recovery_code", "otp", "private_key").
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,6 +25,7 @@
 #include "common/result.hpp"
 #include "common/time_format.hpp"
 #include "db/database.hpp"
+#include "db/syslog.hpp"
 
 namespace portcullis::db {
 
@@ -91,8 +93,12 @@ std::string canonicalJson(const nlohmann::json& value);
 class AuditLog {
   public:
     // mirrorDir: the state directory whose audit.log receives JSON lines;
-    // syslog: also send each line to syslog (off in unit tests).
+    // syslog: also send each event to syslog through a sink of its own on
+    // /dev/log (off in unit tests).
     AuditLog(Database& db, const StateDir* mirrorDir, bool syslog = true);
+    // The same with a sink shared by several AuditLogs (the gateway's store
+    // workers: dropped copies counted once); null sends nothing.
+    AuditLog(Database& db, const StateDir* mirrorDir, std::shared_ptr<SyslogSink> syslog);
 
     // Appends within the caller's transaction; mirrored after it commits.
     std::int64_t record(Transaction& tx, const AuditEvent& event);
@@ -113,7 +119,7 @@ class AuditLog {
   private:
     Database& db_;
     const StateDir* mirrorDir_;
-    bool syslog_;
+    std::shared_ptr<SyslogSink> syslog_;
 };
 
 }  // namespace portcullis::db

@@ -8,8 +8,8 @@
 namespace portcullis::gateway {
 
 struct DbPool::Worker {
-    explicit Worker(db::Database database, const db::StateDir& dir)
-        : db(std::move(database)), audit(db, &dir, true) {}
+    Worker(db::Database database, const db::StateDir& dir, std::shared_ptr<db::SyslogSink> syslog)
+        : db(std::move(database)), audit(db, &dir, std::move(syslog)) {}
     db::Database db;
     db::AuditLog audit;
     std::thread thread;
@@ -22,7 +22,8 @@ Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db:
     for (int i = 0; i < workers; ++i) {
         auto database = db::Database::open(dir);
         if (!database) return makeError("cannot open the store: " + database.error());
-        pool->workers_.push_back(std::make_unique<Worker>(std::move(database).value(), dir));
+        pool->workers_.push_back(
+            std::make_unique<Worker>(std::move(database).value(), dir, pool->syslog_));
     }
     for (auto& w : pool->workers_) {
         Worker& worker = *w;

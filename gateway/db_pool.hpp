@@ -54,6 +54,9 @@ class DbPool {
     const db::MasterKey& masterKey() const { return key_; }
     // A reloaded lock-out configuration, for the jobs that start from now on.
     void setGuard(const db::GuardConfig& guard);
+    // The syslog sink every worker's AuditLog sends through (its takeDropped()
+    // counts the copies syslog did not take, once for the whole pool).
+    db::SyslogSink& syslog() { return *syslog_; }
 
   private:
     struct Worker;
@@ -63,6 +66,7 @@ class DbPool {
     const db::MasterKey& key_;
     db::GuardConfig guard_;
     Logger& log_;
+    std::shared_ptr<db::SyslogSink> syslog_ = std::make_shared<db::SyslogSink>();
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<Job> queue_;

@@ -3,42 +3,24 @@
 #include <algorithm>
 #include <charconv>
 
+#include "recording/display_text.hpp"
 #include "recording/utf8_text.hpp"
 
 namespace portcullis::recording {
 
 namespace {
 
-constexpr unsigned char kEsc = 0x1B;
-constexpr unsigned char kBel = 0x07;
-constexpr unsigned char kCan = 0x18;
-constexpr unsigned char kSub = 0x1A;
-// Bounds against hostile output: a line wraps at this width (as a terminal
-// would at its own), and an OSC/DCS body this long is abandoned so that an
-// unterminated one cannot hide the rest of the session from text and search.
-constexpr std::size_t kMaxColumns = 1u << 16;
-constexpr std::size_t kMaxStringBody = 1u << 16;
-constexpr std::size_t kMaxParams = 32;
-constexpr char32_t kRawByteBase = 0xDC00;  // lone surrogates never come from valid UTF-8
-
-char32_t decode(std::string_view s) {
-    const auto b = [&](std::size_t i) {
-        return static_cast<char32_t>(static_cast<unsigned char>(s[i]));
-    };
-    switch (s.size()) {
-        case 2:
-            return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-        case 3:
-            return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-        default:
-            return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) |
-                   (b(3) & 0x3F);
-    }
-}
+constexpr char32_t kRawByteBase = VtParser::kRawByteBase;
+constexpr char32_t kTabFill = 0xDBFF;  // a lone surrogate: never a character
+constexpr std::size_t kTabStop = 8;
 
 void appendCell(std::string& out, char32_t c) {
     if (c >= kRawByteBase + 0x80 && c <= kRawByteBase + 0xFF) {
         detail::appendByteEscape(out, static_cast<unsigned char>(c - kRawByteBase));
+    } else if (c == kTabFill) {
+        // the TAB before it stands for these columns
+    } else if (isInvisibleFormat(c)) {
+        appendCodePointEscape(out, c);
     } else if (c < 0x80) {
         out += static_cast<char>(c);
     } else if (c < 0x800) {
@@ -57,134 +39,61 @@ void appendCell(std::string& out, char32_t c) {
 }
 
 // The first CSI parameter, or `fallback` when absent or 0.
-std::size_t firstParam(const std::string& params, std::size_t fallback) {
+std::size_t firstParam(std::string_view params, std::size_t fallback) {
     std::size_t value = 0;
     const char* end = params.data() + params.size();
     const char* stop = std::find(params.data(), end, ';');
     const auto r = std::from_chars(params.data(), stop, value);
-    if (r.ec == std::errc::result_out_of_range) return kMaxColumns;
+    if (r.ec == std::errc::result_out_of_range) return ScreenText::kMaxColumns;
     if (r.ptr == params.data() || value == 0) return fallback;
     return value;
 }
 
 }  // namespace
 
+std::size_t columnsOfResize(std::string_view data) {
+    std::size_t columns = 0;
+    const auto r = std::from_chars(data.data(), data.data() + data.size(), columns);
+    if (r.ec != std::errc() || r.ptr == data.data() || r.ptr == data.data() + data.size() ||
+        *r.ptr != 'x') {
+        return 0;
+    }
+    return columns;
+}
+
+// What the parser calls, for one feed().
+struct ScreenText::Sink {
+    ScreenText& screen;
+    std::string& out;
+    void print(char32_t c) { screen.printable(c, out); }
+    void execute(unsigned char c) { screen.control(c, out); }
+    void escDispatch(std::string_view, unsigned char) {}
+    void csiDispatch(std::string_view params, unsigned char final) {
+        screen.csiDispatch(params, final);
+    }
+};
+
+void ScreenText::setWidth(std::size_t columns) {
+    width_ = columns == 0 ? kMaxColumns : std::min(columns, kMaxColumns);
+    pendingWrap_ = false;
+}
+
 std::string ScreenText::feed(std::string_view bytes) {
     std::string out;
-    for (const char ch : bytes) {
-        const auto c = static_cast<unsigned char>(ch);
-        // Fast path for the common case: a printable ASCII character in text.
-        if (state_ == State::text && pending_.empty() && c >= 0x20 && c < 0x7F) {
-            printable(c, out);
-        } else {
-            byte(c, out);
-        }
-    }
+    Sink sink{*this, out};
+    parser_.feed(bytes, sink);
     return out;
 }
 
 std::string ScreenText::finish() {
     std::string out;
-    flushPending(out);
+    Sink sink{*this, out};
+    parser_.finish(sink);
     if (!line_.empty()) endLine(out);
     line_.clear();
     column_ = 0;
-    state_ = State::text;
-    params_.clear();
+    pendingWrap_ = false;
     return out;
-}
-
-void ScreenText::byte(unsigned char c, std::string& out) {
-    // CAN and SUB abort any sequence; ESC starts a new one (or ends a string).
-    if (state_ != State::text && (c == kCan || c == kSub)) {
-        state_ = State::text;
-        return;
-    }
-    switch (state_) {
-        case State::text:
-            textByte(c, out);
-            return;
-        case State::escape:
-        case State::escapeIntermediate:
-        case State::csi:
-            if (c == kEsc) {
-                state_ = State::escape;
-            } else if (c < 0x20) {
-                control(c, out);  // terminals execute C0 controls inside a sequence
-            } else if (c >= 0x80) {
-                state_ = State::text;  // not a sequence after all: show the byte
-                textByte(c, out);
-            } else if (c == 0x7F) {
-                // DEL is ignored inside sequences
-            } else if (state_ == State::escape) {
-                if (c == '[') {
-                    state_ = State::csi;
-                    params_.clear();
-                } else if (c == ']') {
-                    state_ = State::osc;
-                    stringLength_ = 0;
-                } else if (c == 'P' || c == 'X' || c == '^' || c == '_') {
-                    state_ = State::string;  // DCS, SOS, PM, APC
-                    stringLength_ = 0;
-                } else if (c < 0x30) {
-                    state_ = State::escapeIntermediate;
-                } else {
-                    state_ = State::text;  // a complete two-byte sequence
-                }
-            } else if (state_ == State::escapeIntermediate) {
-                if (c >= 0x30) state_ = State::text;
-            } else if (c >= 0x40) {
-                csiDispatch(static_cast<char>(c));
-                state_ = State::text;
-            } else if (params_.size() < kMaxParams) {
-                params_ += static_cast<char>(c);
-            }
-            return;
-        case State::osc:
-            if (c == kBel) {
-                state_ = State::text;
-            } else if (c == kEsc) {
-                state_ = State::oscEscape;
-            } else {
-                stringByte();
-            }
-            return;
-        case State::string:
-            if (c == kEsc) {
-                state_ = State::stringEscape;
-            } else {
-                stringByte();
-            }
-            return;
-        case State::oscEscape:
-        case State::stringEscape:
-            if (c == '\\') {
-                state_ = State::text;  // ST
-            } else {
-                state_ = State::escape;  // the string ended; a new sequence starts
-                byte(c, out);
-            }
-            return;
-    }
-}
-
-void ScreenText::stringByte() {
-    if (++stringLength_ > kMaxStringBody) state_ = State::text;
-}
-
-void ScreenText::textByte(unsigned char c, std::string& out) {
-    if (c >= 0x80) {
-        highByte(c, out);
-        return;
-    }
-    flushPending(out);  // an ASCII byte ends any incomplete character
-    if (c == kEsc) {
-        state_ = State::escape;
-    } else if (c < 0x20 || c == 0x7F) {
-        control(c, out);
-    } else {
-        printable(c, out);
-    }
 }
 
 void ScreenText::control(unsigned char c, std::string& out) {
@@ -192,102 +101,151 @@ void ScreenText::control(unsigned char c, std::string& out) {
         case '\n':
         case '\v':  // VT and FF move down a line like LF on a terminal
         case '\f':
-            endLine(out);
+            pendingWrap_ = false;
+            if (rowEnd() < line_.size()) {
+                column_ += width_;  // down a row of the same wrapped line
+            } else {
+                endLine(out);
+            }
             break;
         case '\r':
-            column_ = 0;
+            column_ = rowStart();
+            pendingWrap_ = false;
             break;
         case '\b':
-            if (column_ > 0) --column_;
+            if (column_ > rowStart()) --column_;
+            pendingWrap_ = false;
             break;
         case '\t':
-            printable(U'\t', out);
+            tab();
             break;
         default:
             break;  // BEL, NUL, DEL and the rest show nothing
     }
 }
 
-void ScreenText::highByte(unsigned char c, std::string& out) {
-    pending_ += static_cast<char>(c);
-    const detail::Utf8Step step = detail::utf8Step(pending_);
-    if (step.kind == detail::Utf8Step::incomplete) return;
-    if (step.kind == detail::Utf8Step::character) {
-        const char32_t cp = decode(pending_);
-        pending_.clear();
-        if (cp >= 0x80 && cp <= 0x9F) return;  // C1 controls show nothing
-        printable(cp, out);
+void ScreenText::tab() {
+    if (pendingWrap_) return;  // at the right margin already
+    const std::size_t inRow = column_ - rowStart();
+    const std::size_t next = rowStart() + std::min((inRow / kTabStop + 1) * kTabStop, width_ - 1);
+    if (next <= column_) return;
+    if (column_ >= line_.size()) {
+        // Past the end: the TAB shows as itself, standing for the columns it skipped.
+        line_.append(column_ - line_.size(), U' ');
+        line_ += U'\t';
+        line_.append(next - column_ - 1, kTabFill);
+    }
+    column_ = next;
+}
+
+void ScreenText::csiDispatch(std::string_view params, unsigned char final) {
+    // Private (?, >, =, <) or intermediate bytes change the meaning: not ours.
+    if (params.find_first_not_of("0123456789;") != std::string_view::npos) return;
+    const std::size_t start = rowStart();
+    const std::size_t inRow = column_ - start;
+    // Where the cursor's row ends in line_ (the last row may be shorter).
+    const std::size_t end = std::min(rowEnd(), line_.size());
+    // Moves and edits take the cursor off the margin; colours and modes do not.
+    if (std::string_view("ABCDG`KXP@").find(static_cast<char>(final)) == std::string_view::npos) {
         return;
     }
-    // The first byte cannot start a character: show it, then look at the rest again.
-    const std::string rest = pending_.substr(1);
-    printable(kRawByteBase + static_cast<unsigned char>(pending_[0]), out);
-    pending_.clear();
-    for (const char r : rest) highByte(static_cast<unsigned char>(r), out);
-}
-
-void ScreenText::flushPending(std::string& out) {
-    for (const char c : pending_) printable(kRawByteBase + static_cast<unsigned char>(c), out);
-    pending_.clear();
-}
-
-void ScreenText::csiDispatch(char final) {
-    // Private (?, >, =, <) or intermediate bytes change the meaning: not ours.
-    if (params_.find_first_not_of("0123456789;") != std::string::npos) return;
+    if (final == 'K' && firstParam(params, 0) > 2) return;  // not an erase a terminal knows
+    pendingWrap_ = false;
     switch (final) {
+        case 'A': {  // cursor up, within the wrapped line
+            const std::size_t rows = std::min(firstParam(params, 1), start / width_);
+            column_ -= rows * width_;
+            break;
+        }
+        case 'B': {  // cursor down, within the wrapped line
+            const std::size_t lastRow = line_.empty() ? 0 : (line_.size() - 1) / width_;
+            const std::size_t row = start / width_;
+            column_ += std::min(firstParam(params, 1), lastRow > row ? lastRow - row : 0) * width_;
+            break;
+        }
         case 'C':  // cursor forward
-            column_ = std::min(column_ + firstParam(params_, 1), kMaxColumns - 1);
+            column_ = start + std::min(inRow + firstParam(params, 1), width_ - 1);
             break;
         case 'D':  // cursor back
-            column_ -= std::min(firstParam(params_, 1), column_);
+            column_ -= std::min(firstParam(params, 1), inRow);
             break;
         case 'G':  // cursor to column
         case '`':
-            column_ = std::min(firstParam(params_, 1) - 1, kMaxColumns - 1);
+            column_ = start + std::min(firstParam(params, 1) - 1, width_ - 1);
             break;
         case 'K': {  // erase in line (0: to the end, 1: to the cursor, 2: all)
-            const std::size_t mode = firstParam(params_, 0);
-            if (mode == 0) {
-                if (column_ < line_.size()) line_.resize(column_);
-            } else if (mode == 1) {
-                const std::size_t n = std::min(column_ + 1, line_.size());
-                std::fill_n(line_.begin(), n, U' ');
-            } else if (mode == 2) {
-                line_.clear();
+            const std::size_t mode = firstParam(params, 0);
+            const bool lastRow = rowEnd() >= line_.size();
+            if (mode == 0 && column_ < line_.size()) {
+                if (lastRow) {
+                    line_.resize(column_);
+                } else {
+                    std::fill(line_.begin() + static_cast<std::ptrdiff_t>(column_),
+                              line_.begin() + static_cast<std::ptrdiff_t>(end), U' ');
+                }
+            } else if (mode == 1 && start < line_.size()) {
+                const std::size_t n = std::min(column_ + 1, end);
+                std::fill(line_.begin() + static_cast<std::ptrdiff_t>(start),
+                          line_.begin() + static_cast<std::ptrdiff_t>(n), U' ');
+            } else if (mode == 2 && start < line_.size()) {
+                if (lastRow) {
+                    line_.resize(start);
+                } else {
+                    std::fill(line_.begin() + static_cast<std::ptrdiff_t>(start),
+                              line_.begin() + static_cast<std::ptrdiff_t>(end), U' ');
+                }
             }
             break;
         }
         case 'X': {  // erase characters (blank them, cursor stays)
-            if (column_ >= line_.size()) break;
-            const std::size_t n = std::min(firstParam(params_, 1), line_.size() - column_);
+            if (column_ >= end) break;
+            const std::size_t n = std::min(firstParam(params, 1), end - column_);
             std::fill_n(line_.begin() + static_cast<std::ptrdiff_t>(column_), n, U' ');
             break;
         }
-        case 'P': {  // delete characters (line editors use it)
-            if (column_ >= line_.size()) break;
-            line_.erase(column_, std::min(firstParam(params_, 1), line_.size() - column_));
+        case 'P': {  // delete characters within the row (line editors use it)
+            if (column_ >= end) break;
+            const std::size_t n = std::min(firstParam(params, 1), end - column_);
+            const bool moreRows = rowEnd() < line_.size();
+            line_.erase(column_, n);
+            // A row with rows after it keeps its width: blanks come in at its right end.
+            if (moreRows) line_.insert(rowEnd() - n, n, U' ');
             break;
         }
-        case '@': {  // insert blank characters
-            if (column_ >= line_.size()) break;
-            const std::size_t n = std::min(firstParam(params_, 1), kMaxColumns - line_.size());
+        case '@': {  // insert blank characters within the row
+            if (column_ >= end) break;
+            const std::size_t n = std::min(firstParam(params, 1), width_ - inRow);
+            const bool lastRow = rowEnd() >= line_.size();
             line_.insert(column_, n, U' ');
+            if (lastRow) {
+                if (line_.size() > rowEnd()) line_.resize(rowEnd());
+            } else {
+                line_.erase(rowEnd(), n);  // what is pushed past the margin is gone
+            }
             break;
         }
         default:
-            break;  // colours, modes, vertical moves: nothing to keep
+            break;  // colours, modes, other moves: nothing to keep
     }
 }
 
 void ScreenText::printable(char32_t c, std::string& out) {
-    if (column_ >= kMaxColumns) endLine(out);  // wrap, as a terminal does at its width
+    if (pendingWrap_) {
+        pendingWrap_ = false;
+        column_ = rowEnd();  // wrap: the next row of the same line
+    }
+    if (column_ >= maxCells()) endLine(out);  // bounded: the rest starts a new line
     if (column_ > line_.size()) line_.append(column_ - line_.size(), U' ');
     if (column_ == line_.size()) {
         line_ += c;
     } else {
         line_[column_] = c;
     }
-    ++column_;
+    if (column_ + 1 == rowEnd()) {
+        pendingWrap_ = true;  // the cursor stays at the margin until the next character
+    } else {
+        ++column_;
+    }
 }
 
 void ScreenText::endLine(std::string& out) {
@@ -295,6 +253,7 @@ void ScreenText::endLine(std::string& out) {
     out += '\n';
     line_.clear();
     column_ = 0;
+    pendingWrap_ = false;
 }
 
 }  // namespace portcullis::recording

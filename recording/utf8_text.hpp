@@ -1,6 +1,7 @@
 #pragma once
-// Internal to recording/: UTF-8 validation shared by the asciicast writer and
-// the header (strings from clients, such as an exec command, may be any bytes).
+// UTF-8 validation shared by the asciicast writer, the header (strings from
+// clients, such as an exec command, may be any bytes), the terminal parser and
+// the display of recorded text.
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -44,6 +45,22 @@ inline Utf8Step utf8Step(std::string_view s) {
         if (b < lo || b > hi) return {Utf8Step::invalid, 1};
     }
     return {Utf8Step::character, length};
+}
+
+// The code point of a complete valid character of 2 to 4 bytes (utf8Step said so).
+inline char32_t decodeUtf8(std::string_view s) {
+    const auto b = [&](std::size_t i) {
+        return static_cast<char32_t>(static_cast<unsigned char>(s[i]));
+    };
+    switch (s.size()) {
+        case 2:
+            return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+        case 3:
+            return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+        default:
+            return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) |
+                   (b(3) & 0x3F);
+    }
 }
 
 // The four visible characters "\xNN" for a byte that is not valid UTF-8.

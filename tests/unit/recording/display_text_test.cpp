@@ -1,0 +1,38 @@
+// Recorded and stored text shown to a person (issue 21 finding 6).
+#include "recording/display_text.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace portcullis::recording {
+namespace {
+
+TEST(DisplayText, ControlsC1AndInvisibleCharactersAreEscaped) {
+    EXPECT_EQ(displayText("plain text\tcaf\xC3\xA9 \xF0\x9F\x98\x80"),
+              "plain text\tcaf\xC3\xA9 \xF0\x9F\x98\x80");
+    EXPECT_EQ(displayText("\x1b[31m\x07\x7f"), "\\u001B[31m\\u0007\\u007F");
+    EXPECT_EQ(displayText("\xC2\x9B\xC2\x9D\xC2\x90"), "\\u009B\\u009D\\u0090");
+    // Bidi overrides and isolates, zero-width characters, BOM, tags.
+    EXPECT_EQ(displayText("\xE2\x80\xAE\xE2\x80\x8B\xE2\x81\xA6\xE2\x81\xA9\xEF\xBB\xBF"),
+              "\\u202E\\u200B\\u2066\\u2069\\uFEFF");
+    EXPECT_EQ(displayText("\xF3\xA0\x80\x81"), "\\U000E0001");
+    EXPECT_EQ(displayText("a\xFF"
+                          "b\xE2\x82"),
+              "a\\xffb\\xe2\\x82");
+}
+
+TEST(DisplayText, JsonStaysTheSameValue) {
+    const nlohmann::json value = {{"comment",
+                                   "a\xC2\x9B"
+                                   "b\xE2\x80\xAE"
+                                   "c\x7f\xF3\xA0\x80\x81"},
+                                  {"n", 1}};
+    const std::string safe = terminalSafeJson(value.dump());
+    EXPECT_EQ(safe.find("\xC2\x9B"), std::string::npos);
+    EXPECT_EQ(safe.find("\xE2\x80\xAE"), std::string::npos);
+    EXPECT_NE(safe.find("\\u009B"), std::string::npos);
+    EXPECT_EQ(nlohmann::json::parse(safe), value);
+}
+
+}  // namespace
+}  // namespace portcullis::recording
