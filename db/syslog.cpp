@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.hpp"
+#include "common/time_format.hpp"
 #include "db/audit.hpp"
 
 namespace portcullis::db {
@@ -139,17 +140,41 @@ std::string SyslogSink::formatLine(const AuditRecord& r, std::size_t budget) {
 
 bool SyslogSink::send(const AuditRecord& record) {
     try {
-        const std::string prefix = "<" + std::to_string(LOG_AUTHPRIV | LOG_INFO) + ">" +
-                                   timestamp() + " " + kIdent + "[" + std::to_string(::getpid()) +
-                                   "]: ";
-        const std::string message =
-            prefix + formatLine(record, kMaxMessage - 1 - std::min(prefix.size(), kMaxMessage / 2));
-        const bool wait = steadyNs() >= noWaitUntilNs_.load(std::memory_order_relaxed);
-        return deliver(message, wait);
+        const std::string prefix = header();
+        return sendMessage(
+            prefix +
+            formatLine(record, kMaxMessage - 1 - std::min(prefix.size(), kMaxMessage / 2)));
     } catch (const std::exception& e) {
         dropped(e.what());
         return false;
     }
+}
+
+bool SyslogSink::sendCheckpoint(const AuditHead& head, const std::string& gateway,
+                                const std::string& when) {
+    try {
+        // Ordered like an event's copy: the fields a SIEM indexes first.
+        const std::string line = "{\"id\":" + std::to_string(head.id) +
+                                 ",\"ts\":" + nlohmann::json(formatIso8601(systemNow())).dump() +
+                                 ",\"type\":\"audit.checkpoint\",\"actor\":\"portcullisd\"," +
+                                 "\"result\":null,\"hash\":" + nlohmann::json(head.hash).dump() +
+                                 ",\"gateway\":" + nlohmann::json(gateway).dump() +
+                                 ",\"when\":" + nlohmann::json(when).dump() + "}";
+        return sendMessage(header() + line);
+    } catch (const std::exception& e) {
+        dropped(e.what());
+        return false;
+    }
+}
+
+std::string SyslogSink::header() {
+    return "<" + std::to_string(LOG_AUTHPRIV | LOG_INFO) + ">" + timestamp() + " " + kIdent + "[" +
+           std::to_string(::getpid()) + "]: ";
+}
+
+bool SyslogSink::sendMessage(const std::string& message) {
+    const bool wait = steadyNs() >= noWaitUntilNs_.load(std::memory_order_relaxed);
+    return deliver(message, wait);
 }
 
 bool SyslogSink::deliver(const std::string& message, bool wait) {

@@ -29,6 +29,7 @@
 namespace portcullis::db {
 
 struct AuditRecord;
+struct AuditHead;
 
 class SyslogSink {
   public:
@@ -42,6 +43,10 @@ class SyslogSink {
 
     // Sends one event's copy; never throws. False when it was dropped.
     bool send(const AuditRecord& record);
+    // The head of the chain, as the anchor a SIEM keeps (SPEC §15): one
+    // `audit.checkpoint` line with the newest event's id and hash; `when` is
+    // "start", "periodic" or "stop". False when it was dropped.
+    bool sendCheckpoint(const AuditHead& head, const std::string& gateway, const std::string& when);
     // The copies dropped since the last call (and the last reason, for the log).
     std::uint64_t takeDropped();
     std::string lastError() const;
@@ -50,6 +55,8 @@ class SyslogSink {
     static std::string formatLine(const AuditRecord& record, std::size_t budget = kMaxMessage - 64);
 
   private:
+    static std::string header();
+    bool sendMessage(const std::string& message);
     bool deliver(const std::string& message, bool wait);
     void dropped(const std::string& why);
 

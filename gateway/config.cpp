@@ -176,6 +176,13 @@ Result<void> Config::loadFile(const std::filesystem::path& file) {
              return {};
          }},
         {"server.db_workers", intSetter(dbWorkers, 1, 16)},
+        {"server.syslog_socket",
+         [this](std::string_view v) -> Result<void> {
+             if (v.empty() || v.front() != '/')
+                 return makeError("must be an absolute path (the local syslog socket)");
+             syslogSocket = std::string(v);
+             return {};
+         }},
         {"limits.login_grace_time", durSetter(loginGraceTime)},
         {"limits.max_auth_tries", intSetter(maxAuthTries, 1, 100)},
         {"limits.max_startups", intSetter(maxStartups, 1, 100000)},

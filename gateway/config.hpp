@@ -43,6 +43,10 @@ inline constexpr Seconds kMaxRecheckInterval{30};
 // (OpenSSH's UnusedConnectionTimeout): one code does not keep a parked
 // ControlMaster connection alive for days.
 inline constexpr Seconds kDefaultUnusedConnectionTimeout{15 * 60};
+// The chain's head goes to syslog this often (SPEC §15), and dropped syslog
+// copies are reported this often.
+inline constexpr Seconds kCheckpointInterval{5 * 60};
+inline constexpr Seconds kSyslogReportInterval{10};
 // How fresh `session list --active` figures (bytes, idle time) are at most.
 inline constexpr Seconds kLivePublishInterval{5};
 
@@ -79,6 +83,7 @@ struct Config {
     int threads = 0;  // 0: one per core
     LogLevel logLevel = LogLevel::info;
     int dbWorkers = kDefaultDbWorkers;
+    std::filesystem::path syslogSocket = "/dev/log";  // where the SIEM copies go
     // [limits]
     Seconds loginGraceTime = kDefaultLoginGraceTime;
     int maxAuthTries = kDefaultMaxAuthTries;

@@ -17,8 +17,8 @@ struct DbPool::Worker {
 
 Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db::MasterKey& key,
                                               const db::GuardConfig& guard, int workers,
-                                              Logger& log) {
-    auto pool = std::make_unique<DbPool>(dir, key, guard, log);
+                                              Logger& log, std::shared_ptr<db::SyslogSink> syslog) {
+    auto pool = std::make_unique<DbPool>(dir, key, guard, log, std::move(syslog));
     for (int i = 0; i < workers; ++i) {
         auto database = db::Database::open(dir);
         if (!database) return makeError("cannot open the store: " + database.error());
@@ -33,8 +33,8 @@ Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db:
 }
 
 DbPool::DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
-               Logger& log)
-    : dir_(dir), key_(key), guard_(guard), log_(log) {}
+               Logger& log, std::shared_ptr<db::SyslogSink> syslog)
+    : dir_(dir), key_(key), guard_(guard), log_(log), syslog_(std::move(syslog)) {}
 
 DbPool::~DbPool() {
     stop();

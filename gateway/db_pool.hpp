@@ -35,11 +35,13 @@ class DbPool {
     using Job = std::function<void(DbContext&)>;
     static constexpr std::size_t kMaxQueued = 4096;
 
+    // `syslog`: the sink every worker's AuditLog sends its copies through.
     static Result<std::unique_ptr<DbPool>> start(const db::StateDir& dir, const db::MasterKey& key,
                                                  const db::GuardConfig& guard, int workers,
-                                                 Logger& log);
+                                                 Logger& log,
+                                                 std::shared_ptr<db::SyslogSink> syslog);
     DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
-           Logger& log);
+           Logger& log, std::shared_ptr<db::SyslogSink> syslog);
     ~DbPool();
     DbPool(const DbPool&) = delete;
     DbPool& operator=(const DbPool&) = delete;
@@ -66,7 +68,7 @@ class DbPool {
     const db::MasterKey& key_;
     db::GuardConfig guard_;
     Logger& log_;
-    std::shared_ptr<db::SyslogSink> syslog_ = std::make_shared<db::SyslogSink>();
+    std::shared_ptr<db::SyslogSink> syslog_;
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<Job> queue_;

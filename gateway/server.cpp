@@ -36,6 +36,8 @@ Server::Server(Config config, db::StateDir stateDir, Logger& log, ConfigLoader r
       signals_(io_, SIGTERM, SIGINT),
       reloadSignal_(io_, SIGHUP),
       shutdownTimer_(io_),
+      checkpointTimer_(io_),
+      reportTimer_(io_),
       admission_(std::make_shared<Admission>(config_.maxStartups, config_.maxStartupsPerSource)) {}
 
 Server::~Server() {
@@ -77,7 +79,9 @@ Result<void> Server::prepare() {
     upstreamKey_.reset(raw);
     if (auto ok = setupBind(); !ok) return ok;
 
-    auto pool = DbPool::start(stateDir_, *masterKey_, config_.guard, config_.dbWorkers, log_);
+    syslog_ = std::make_shared<db::SyslogSink>(config_.syslogSocket);
+    auto pool =
+        DbPool::start(stateDir_, *masterKey_, config_.guard, config_.dbWorkers, log_, syslog_);
     if (!pool) return makeError(pool.error());
     db_ = std::move(pool).value();
 
@@ -218,6 +222,8 @@ int Server::run() {
     waitForReload();
     accept();
     control_->start();
+    checkpoint("start");
+    scheduleAuditReports();
     log_.info("gateway.listening", {{"address", config_.listenAddress},
                                     {"port", static_cast<int>(config_.listenPort)},
                                     {"state_dir", stateDir_.root().string()},
@@ -231,6 +237,12 @@ int Server::run() {
     for (auto& t : pool) t.join();
     recordings_->stop();  // the last bytes and the seals (which queue store jobs)
     db_->stop();          // writes what is queued (session ends, seals, audit events)
+    // The chain's head once everything is written: the SIEM's last anchor.
+    if (auto database = db::Database::open(stateDir_)) {
+        db::AuditLog audit(*database, nullptr, false);
+        sendCheckpoint(audit.head(), "stop");
+    }
+    reportSyslogDrops();
     log_.info("gateway.stopped");
     return 0;
 }
@@ -325,6 +337,8 @@ Admission::Ticket Server::makeRoomFor(const std::string& source) {
 void Server::beginShutdown(int signal) {
     log_.info("gateway.shutdown", {{"signal", signal}});
     stopping_ = true;
+    checkpointTimer_.cancel();
+    reportTimer_.cancel();
     control_->close();
     boost::asio::post(acceptStrand_, [this] {
         boost::system::error_code ignored;
@@ -334,6 +348,53 @@ void Server::beginShutdown(int signal) {
     for (auto& c : live) c->shutdown("the gateway is shutting down");
     shutdownDeadline_ = std::chrono::steady_clock::now() + kDrainTimeout + std::chrono::seconds(1);
     pollShutdown();
+}
+
+// SPEC §15: the chain's head to syslog at start, every 5 minutes and at stop,
+// where a SIEM keeps it as an anchor (`portcullis audit verify --anchor`).
+void Server::checkpoint(const std::string& when) {
+    db_->submit([this, when](DbContext& ctx) { sendCheckpoint(ctx.audit.head(), when); });
+}
+
+void Server::sendCheckpoint(const db::AuditHead& head, const std::string& when) {
+    const bool sent = syslog_->sendCheckpoint(head, services_->gatewayId, when);
+    log_.info("audit.checkpoint",
+              {{"id", head.id}, {"hash", head.hash}, {"when", when}, {"syslog", sent}});
+}
+
+// Every kSyslogReportInterval: syslog copies that were dropped are logged and
+// audited (the chain and audit.log hold them whole); every kCheckpointInterval
+// a checkpoint.
+void Server::scheduleAuditReports() {
+    reportTimer_.expires_after(kSyslogReportInterval);
+    reportTimer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec || stopping_) return;
+        reportSyslogDrops();
+        scheduleAuditReports();
+    });
+    if (!checkpointArmed_) {
+        checkpointArmed_ = true;
+        checkpointTimer_.expires_after(kCheckpointInterval);
+        checkpointTimer_.async_wait([this](const boost::system::error_code& ec) {
+            checkpointArmed_ = false;
+            if (ec || stopping_) return;
+            checkpoint("periodic");
+            scheduleAuditReports();
+        });
+    }
+}
+
+void Server::reportSyslogDrops() {
+    const auto dropped = syslog_->takeDropped();
+    if (dropped == 0) return;
+    const auto error = syslog_->lastError();
+    log_.warn("audit.syslog_dropped", {{"count", dropped}, {"error", error}});
+    if (!db_->stopping()) {
+        db_->submit([dropped, error](DbContext& ctx) {
+            ctx.audit.record(db::AuditEvent{
+                "audit.syslog_dropped", "portcullisd", "", {{"count", dropped}, {"error", error}}});
+        });
+    }
 }
 
 std::shared_ptr<const Config> Server::currentConfig() {

@@ -53,6 +53,10 @@ class Server {
     void reload();
     std::shared_ptr<const Config> currentConfig();
     void pollShutdown();
+    void checkpoint(const std::string& when);
+    void sendCheckpoint(const db::AuditHead& head, const std::string& when);
+    void scheduleAuditReports();
+    void reportSyslogDrops();
     // Control socket requests (any thread).
     nlohmann::json listLive();
     bool killSession(const std::string& id, const std::string& by);
@@ -73,6 +77,10 @@ class Server {
     boost::asio::signal_set signals_;
     boost::asio::signal_set reloadSignal_;
     boost::asio::steady_timer shutdownTimer_;
+    boost::asio::steady_timer checkpointTimer_;
+    boost::asio::steady_timer reportTimer_;
+    bool checkpointArmed_ = false;
+    std::shared_ptr<db::SyslogSink> syslog_;
     std::optional<db::MasterKey> masterKey_;
     std::unique_ptr<DbPool> db_;
     std::unique_ptr<RecordingWriter> recordings_;

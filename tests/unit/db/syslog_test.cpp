@@ -9,6 +9,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "tests/support/syslog_listener.hpp"
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -28,44 +30,8 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-// A datagram socket bound to a path, read on demand; `bufferBytes` shrinks
-// its receive buffer (a syslog daemon that has stopped reading).
-class Listener {
-  public:
-    explicit Listener(const std::filesystem::path& path, int bufferBytes = 0) : path_(path) {
-        fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        if (bufferBytes > 0) {
-            ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bufferBytes, sizeof bufferBytes);
-        }
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-        bound_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    }
-    ~Listener() {
-        ::close(fd_);
-        ::unlink(path_.c_str());
-    }
-    Listener(const Listener&) = delete;
-    Listener& operator=(const Listener&) = delete;
-    bool bound() const { return bound_; }
-
-    // The next message, waiting at most a second.
-    std::optional<std::string> receive() {
-        timeval tv{1, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-        std::string buffer(65536, '\0');
-        const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-        if (n < 0) return std::nullopt;
-        buffer.resize(static_cast<std::size_t>(n));
-        return buffer;
-    }
-
-  private:
-    std::filesystem::path path_;
-    int fd_ = -1;
-    bool bound_ = false;
-};
+using portcullis::test::SyslogListener;
+using Listener = SyslogListener;
 
 // The JSON after "<86>Mmm dd hh:mm:ss portcullis[pid]: ".
 std::string jsonOf(const std::string& message) {
