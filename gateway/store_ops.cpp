@@ -27,12 +27,18 @@ db::AuditEvent event(const std::string& type, const std::string& actor, const Pe
 bool checkPublicKey(DbContext& ctx, const std::string& account, const std::string& blob,
                     const std::string& keyType, const std::string& fingerprint,
                     const PeerInfo& peer) {
-    const bool registered = db::Accounts(ctx.db).hasKey(account, blob);
+    db::Accounts accounts(ctx.db);
+    const bool registered = accounts.hasKey(account, blob);
+    // A key held by several accounts (a store from before one key per account)
+    // proves nobody in particular: refused, and said so in the chain.
+    const char* why = registered                            ? "key_registered"
+                      : accounts.keyOwners(blob).size() > 1 ? "key_shared"
+                                                            : "key_not_registered";
     ctx.audit.record(event("auth.publickey", account, peer,
                            {{"account", account},
                             {"method", "publickey"},
                             {"result", registered ? "success" : "failure"},
-                            {"reason", registered ? "key_registered" : "key_not_registered"},
+                            {"reason", why},
                             {"key_type", keyType},
                             {"fingerprint", fingerprint}}));
     return registered;
