@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "db/accounts.hpp"
 #include "tests/e2e/support/adversarial_client.hpp"
 #include "tests/e2e/support/gateway_fixture.hpp"
 #include "tests/e2e/support/sshd_fixture.hpp"
@@ -152,6 +153,35 @@ TEST_F(AdversarialEscalationTest, GssapiRefusedBeforeAndAfterTheKey) {
     EXPECT_TRUE(contains(r.out, "OK gssapi_after_key:")) << r.out;
     EXPECT_TRUE(contains(r.out, "OK after.command")) << r.out;
     EXPECT_EQ(r.exitCode, 0) << describe(r);
+}
+
+// Issue 12 finding 9: one SSH key registered to two accounts (a store from
+// before the one-key-one-account rule, or edited by hand) proves neither
+// person: the key step fails for both, audited as key_shared. Before the
+// copy, alice gets in with it (positive control).
+TEST_F(AdversarialEscalationTest, AKeyHeldByTwoAccountsProvesNobody) {
+    gw_->grant("alice", "boxA");
+    gw_->start();
+    portcullis::test::SshCall call;
+    call.user = "alice:boxA";
+    call.key = key_;
+    call.code = gw_->code("alice");
+    call.command = "echo in";
+    auto r = gw_->ssh(call);
+    ASSERT_EQ(r.exitCode, 0) << describe(r);
+    ASSERT_TRUE(db::Accounts(gw_->db()).add("bob", "", "", systemNow()));
+    gw_->db().exec(
+        "INSERT INTO ssh_keys (account_id, type, blob, fingerprint, comment, created_at) "
+        "SELECT (SELECT id FROM accounts WHERE name = 'bob'), type, blob, fingerprint, "
+        "'copied', created_at FROM ssh_keys WHERE account_id = "
+        "(SELECT id FROM accounts WHERE name = 'alice')");
+    call.code = gw_->code("alice", 1);
+    r = gw_->ssh(call);
+    EXPECT_EQ(r.exitCode, 255) << describe(r);
+    const auto refused = events("auth.publickey", 3);
+    bool shared = false;
+    for (const auto& e : refused) shared |= e.event.details.value("reason", "") == "key_shared";
+    EXPECT_TRUE(shared);
 }
 
 }  // namespace
