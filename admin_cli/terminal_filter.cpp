@@ -81,24 +81,6 @@ bool allowedPrivateMode(std::string_view mode) {
     return mode == "25" || mode == "1049" || mode == "1047" || mode == "47" || mode == "1048";
 }
 
-void appendUtf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 }  // namespace
 
 // What the parser calls, for one filter() call.
@@ -111,7 +93,7 @@ struct TerminalFilter::Sink {
         if (c >= raw + 0x80 && c <= raw + 0xFF) {
             recording::detail::appendByteEscape(out, static_cast<unsigned char>(c - raw));
         } else {
-            appendUtf8(out, c);
+            recording::detail::appendUtf8(out, c);
         }
     }
 

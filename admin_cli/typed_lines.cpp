@@ -48,24 +48,6 @@ bool parsePlaceholder(std::string_view event, std::uint64_t& bytes) {
     return rest == " bytes]" || rest == " byte]";
 }
 
-void appendUtf8(std::string& out, char32_t c) {
-    if (c < 0x80) {
-        out += static_cast<char>(c);
-    } else if (c < 0x800) {
-        out += static_cast<char>(0xC0 | (c >> 6));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else if (c < 0x10000) {
-        out += static_cast<char>(0xE0 | (c >> 12));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    } else {
-        out += static_cast<char>(0xF0 | (c >> 18));
-        out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (c & 0x3F));
-    }
-}
-
 }  // namespace
 
 std::vector<TypedLines::Line> TypedLines::input(std::string_view bytes, std::int64_t elapsedUs) {
@@ -526,7 +508,7 @@ std::string TypedLines::render() const {
         } else if (c == kDelete) {
             out += "^?";
         } else {
-            appendUtf8(out, c);
+            recording::detail::appendUtf8(out, c);
         }
     }
     return out;
