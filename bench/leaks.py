@@ -55,7 +55,8 @@ class LeakRig(pb.Bench):
         env = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
         env.update(SSH_ASKPASS=self.askpass, SSH_ASKPASS_REQUIRE="force", DISPLAY="none",
                    BENCH_CODE=code or good)
-        return ["ssh", "-F", self.sshcfg] + list(extra) + ["-l", name + user_suffix, "gw"], env
+        return (["ssh", "-F", self.sshcfg] + list(extra) + self.identity(name) +
+                ["-l", name + user_suffix, "gw"], env)
 
     def session(self, kind, timeout=60):
         """One session of KIND; returns None when it behaved as expected, else why not."""

@@ -506,8 +506,8 @@ class LoadRig(pb.Bench):
             env.update(SSH_ASKPASS=self.askpass, SSH_ASKPASS_REQUIRE="force", DISPLAY="none",
                        BENCH_CODE=cached[1])
             argv = ["ssh", "-F", self.sshcfg, "-b", source, "-o",
-                    "ConnectTimeout=%d" % max(2, min(10, int(left))), "-l", cached[0] + ":box",
-                    "gw", command]
+                    "ConnectTimeout=%d" % max(2, min(10, int(left)))] + self.identity(cached[0]) + [
+                    "-l", cached[0] + ":box", "gw", command]
             try:
                 r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                    timeout=max(5, left + 5), start_new_session=True)

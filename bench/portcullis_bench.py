@@ -291,10 +291,19 @@ class Bench:
     def make_account(self, i):
         name = "bench%04d" % i
         self.cli("user", "add", name)
-        self.cli("user", "key", "add", name, "--file", self.client_key + ".pub")
+        # One key per person: the store refuses a key another account holds.
+        self.keygen(self.account_key(name))
+        self.cli("user", "key", "add", name, "--file", self.account_key(name) + ".pub")
         secret = self.cli("user", "totp", "enroll", name, json_out=True)["secret"]
         self.cli("group", "add-member", "bench", name)
         return [name, secret, -1]
+
+    def account_key(self, name):
+        return os.path.join(self.tmp, "key-" + name)
+
+    def identity(self, name):
+        """ssh options presenting NAME's own key first (before the config's client key)."""
+        return ["-i", self.account_key(name)]
 
     def setup(self):
         self.setup_base()
@@ -391,7 +400,7 @@ class Bench:
             argv.append("viajump")
         else:
             name, code = self.acquire()
-            argv += ["-l", name + ":box", "gw"]
+            argv += self.identity(name) + ["-l", name + ":box", "gw"]
             env.update(SSH_ASKPASS=self.askpass, SSH_ASKPASS_REQUIRE="force", DISPLAY="none",
                        BENCH_CODE=code)
         return argv, env

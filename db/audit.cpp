@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "common/encoding.hpp"
+#include "common/unique_fd.hpp"
 #include "db/audit_mirror.hpp"
 #include "db/state_dir.hpp"
 
@@ -34,29 +35,6 @@ const json kNoDetails = json::object();
 // Keys that name secrets; an event carrying one is a programming error.
 constexpr std::array<std::string_view, 7> kSecretKeys = {
     "code", "secret", "password", "recovery_code", "otp", "private_key", "totp_secret"};
-
-// An owned file descriptor.
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd = -1) : fd_(fd) {}
-    ~UniqueFd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    UniqueFd& operator=(UniqueFd&& other) noexcept {
-        if (this != &other) {
-            if (fd_ >= 0) ::close(fd_);
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-
-  private:
-    int fd_;
-};
 
 std::string lowerAscii(std::string_view s) {
     std::string out(s);

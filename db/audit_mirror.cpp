@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/encoding.hpp"
+#include "common/unique_fd.hpp"
 
 namespace portcullis::db {
 namespace {
@@ -24,20 +25,6 @@ using json = nlohmann::json;
 constexpr std::string_view kLineStart = R"({"actor":)";
 constexpr std::array<std::string_view, 6> kCompressed = {".gz",  ".bz2", ".xz",
                                                          ".zst", ".lz4", ".Z"};
-
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 // A rotated copy of audit.log that can be read as it is.
 bool isRotatedCopy(const std::string& name) {
@@ -105,7 +92,7 @@ bool AuditMirror::readMore() {
 void AuditMirror::readFile(const fs::path& file, off_t from, std::size_t firstLineNo) {
     const std::string name = file.filename().string();
     const bool isAuditLog = file == auditLog_;
-    Fd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
     if (fd.get() < 0) {
         const std::string why = std::strerror(errno);
         if (isAuditLog) {

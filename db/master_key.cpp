@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "common/unique_fd.hpp"
 #include "db/error.hpp"
 #include "db/state_dir.hpp"
 
@@ -27,28 +28,6 @@ struct EvpCtxFree {
     void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
 };
 using EvpCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, EvpCtxFree>;
-
-// A file descriptor that closes itself.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    void assign(int fd) {
-        reset();
-        fd_ = fd;
-    }
-    int reset() {
-        int rc = 0;
-        if (fd_ >= 0) rc = ::close(std::exchange(fd_, -1));
-        return rc;
-    }
-
-  private:
-    int fd_;
-};
 
 std::string errnoText(int err) {
     return std::strerror(err);
@@ -89,7 +68,7 @@ bool writeFull(int fd, const std::uint8_t* data, std::size_t size) {
 }
 
 void syncDirectory(const fs::path& dir) {
-    Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (fd.get() >= 0) ::fsync(fd.get());  // best effort: the key itself is already on disk
 }
 
@@ -98,7 +77,7 @@ void syncDirectory(const fs::path& dir) {
 Result<MasterKey> MasterKey::load(const StateDir& dir) {
     const fs::path file = dir.masterKey();
     const std::string name = file.string();
-    Fd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
+    UniqueFd fd(::open(file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY));
     if (fd.get() < 0) {
         const int err = errno;
         if (err == ENOENT) {
@@ -171,7 +150,7 @@ Result<MasterKey> MasterKey::createOrLoad(const StateDir& dir) {
         return makeError("cannot generate the master key: the system's random source failed");
     }
     fs::path temp;
-    Fd fd(-1);
+    UniqueFd fd(-1);
     for (int attempt = 0; attempt < 16 && fd.get() < 0; ++attempt) {
         std::uint8_t suffix[8];
         if (RAND_bytes(suffix, sizeof suffix) != 1) {
@@ -180,7 +159,7 @@ Result<MasterKey> MasterKey::createOrLoad(const StateDir& dir) {
         std::string tag;
         for (auto b : suffix) tag += "0123456789abcdef"[b & 0xf];
         temp = dir.root() / (".master.key." + tag);
-        fd.assign(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        fd.reset(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (const int err = errno; fd.get() < 0 && err != EEXIST) {
             return makeError("cannot create master key in " + dir.root().string() + ": " +
                              errnoText(err) +
@@ -200,7 +179,7 @@ Result<MasterKey> MasterKey::createOrLoad(const StateDir& dir) {
     };
     if (!writeFull(fd.get(), key.data(), key.size())) return fail("write");
     if (::fsync(fd.get()) != 0) return fail("fsync");
-    if (fd.reset() != 0) return fail("close");
+    if (::close(fd.release()) != 0) return fail("close");
     if (auto r = dir.adopt(temp, 0600); !r) {
         ::unlink(temp.c_str());
         return makeError(r.error());

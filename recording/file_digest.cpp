@@ -12,24 +12,11 @@
 #include <vector>
 
 #include "common/encoding.hpp"
+#include "common/unique_fd.hpp"
 
 namespace portcullis::recording {
 
 namespace {
-
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 std::string errnoText() {
     return std::error_code(errno, std::generic_category()).message();

@@ -1,4 +1,5 @@
 #include "recording/recording_reader.hpp"
+#include "common/unique_fd.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -20,20 +21,6 @@ constexpr std::size_t kMaxLine = 64u << 20;
 constexpr std::size_t kMaxFrame = 256u << 20;
 constexpr std::size_t kMaxFrameHeader = 64;  // "<int64> <c> <size_t>" fits easily
 constexpr double kMaxSeconds = 1e12;         // keeps microseconds inside int64
-
-class UniqueFd {
-  public:
-    explicit UniqueFd(int fd) : fd_(fd) {}
-    ~UniqueFd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    UniqueFd(const UniqueFd&) = delete;
-    UniqueFd& operator=(const UniqueFd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 // Buffered reading that knows its byte offset and whether a line ended.
 class Input {
