@@ -58,20 +58,6 @@ void printFields(std::ostream& out, const Fields& fields) {
     }
 }
 
-std::string logfmtValue(std::string_view value) {
-    const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
-        const auto u = static_cast<unsigned char>(c);
-        return u > 0x20 && u < 0x7F && c != '"' && c != '=' && c != '\\';
-    });
-    if (bare) return std::string(value);
-    std::string quoted;
-    for (const char c : value) {
-        if (c == '"' || c == '\\') quoted += '\\';  // so that `\u202E` typed is not an escape
-        quoted += c;
-    }
-    return '"' + recording::displayText(quoted) + '"';
-}
-
 void printJson(const nlohmann::json& value) {
     std::cout << recording::terminalSafeJson(
                      value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace))

@@ -15,8 +15,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.hpp"
+#include "recording/display_text.hpp"
 
 namespace portcullis::cli {
+
+using recording::logfmtValue;
 
 // An aligned table: a header row and rows of cells, columns separated by two
 // spaces, widths counted in characters (UTF-8 aware).
@@ -32,11 +35,6 @@ class Table {
     std::vector<std::string> headers_;
     std::vector<std::vector<std::string>> rows_;
 };
-
-// A logfmt value as `audit tail` and portcullisd's log write it: bare when it
-// is plain ASCII without spaces, quotes, '=' or backslashes; otherwise quoted,
-// with `"` and `\` escaped and every control or invisible character as \u.
-std::string logfmtValue(std::string_view value);
 
 // "Key:   value" lines with the values aligned.
 using Fields = std::vector<std::pair<std::string, std::string>>;

@@ -1,5 +1,7 @@
 #include "gateway/log.hpp"
 
+#include "recording/display_text.hpp"
+
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -7,34 +9,11 @@
 namespace portcullis::gateway {
 namespace {
 
+// Quoted and escaped like `audit tail` (recording/display_text): nothing a
+// client sent (a user name, a command, a banner) can act on the terminal
+// reading the log or make one field read as several.
 void appendValue(std::string& out, std::string_view v) {
-    bool quote = v.empty();
-    for (const char c : v) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u <= 0x20 || u >= 0x7f || c == '"' || c == '=' || c == '\\') {
-            quote = true;
-            break;
-        }
-    }
-    if (!quote) {
-        out += v;
-        return;
-    }
-    out += '"';
-    for (const char c : v) {
-        const auto u = static_cast<unsigned char>(c);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (u < 0x20 || u == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", u);
-            out += buf;
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
+    out += recording::logfmtValue(v);
 }
 
 std::string timestamp() {

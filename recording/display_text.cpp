@@ -1,5 +1,7 @@
 #include "recording/display_text.hpp"
 
+#include <algorithm>
+
 #include "recording/utf8_text.hpp"
 
 namespace portcullis::recording {
@@ -90,6 +92,24 @@ std::string terminalSafeJson(std::string_view json) {
         },
         [&](unsigned char) { out += "\\ufffd"; });
     return out;
+}
+
+std::string logfmtValue(std::string_view value) {
+    const bool bare = !value.empty() && std::all_of(value.begin(), value.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u > 0x20 && u < 0x7F && c != '"' && c != '=' && c != '\\';
+    });
+    if (bare) return std::string(value);
+    std::string quoted;
+    for (const char c : value) {
+        if (c == '"' || c == '\\') quoted += '\\';
+        if (c == '\t') {
+            quoted += "\\t";
+            continue;
+        }
+        quoted += c;
+    }
+    return '"' + displayText(quoted) + '"';
 }
 
 }  // namespace portcullis::recording

@@ -25,5 +25,10 @@ std::string displayText(std::string_view text);
 // serializer leaves raw: DEL, C1, U+202E...); a byte that is not valid UTF-8
 // becomes \ufffd.
 std::string terminalSafeJson(std::string_view json);
+// A logfmt value ("k=v" logs: portcullisd's log, `audit tail`): bare when it is
+// plain printable ASCII without '"', '=' or '\\'; else quoted, with '"' and '\\'
+// escaped first (so that a typed "\u202E" is not read as an escape) and then
+// every control and invisible character escaped as displayText() does.
+std::string logfmtValue(std::string_view value);
 
 }  // namespace portcullis::recording

@@ -36,3 +36,26 @@ TEST(DisplayText, JsonStaysTheSameValue) {
 
 }  // namespace
 }  // namespace portcullis::recording
+
+namespace portcullis::recording {
+namespace {
+
+// portcullisd's log and `audit tail` quote the same way (issue 21 finding 6):
+// a name such as `x" account=root event=auth.success` stays one field, and C1
+// and bidi characters cannot act on the terminal reading the log.
+TEST(LogfmtValue, QuotesAndEscapesWhatCouldReadAsAnotherField) {
+    EXPECT_EQ(logfmtValue("alice"), "alice");
+    EXPECT_EQ(logfmtValue(""), "\"\"");
+    EXPECT_EQ(logfmtValue("x\" account=root event=auth.success"),
+              "\"x\\\" account=root event=auth.success\"");
+    EXPECT_EQ(logfmtValue("a\\u202Eb"), "\"a\\\\u202Eb\"");     // typed, not an escape
+    EXPECT_EQ(logfmtValue("r\xe2\x80\xaem"), "\"r\\u202Em\"");  // U+202E itself
+    EXPECT_EQ(logfmtValue("\x1b]0;x\x07"), "\"\\u001B]0;x\\u0007\"");
+    EXPECT_EQ(logfmtValue("\xc2\x9b"
+                          "31m"),
+              "\"\\u009B31m\"");  // C1 CSI
+    EXPECT_EQ(logfmtValue("a\tb"), "\"a\\tb\"");
+}
+
+}  // namespace
+}  // namespace portcullis::recording
