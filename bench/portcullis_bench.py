@@ -467,6 +467,39 @@ class Bench:
                     rep + 1, mode, res[mode]["upload"][-1], res[mode]["download"][-1]))
         self.results["throughput"] = res
 
+    def floor(self):
+        """CPU per GiB relayed against the work that cannot be avoided (issue 15): the
+        client's cipher decrypted, the target's encrypted, SHA-256 of the recording, each
+        measured here with `openssl speed` (CPU time, so it holds on a busy machine)."""
+        size = self.a.size_mib
+        ciphers = self.results.get("ciphers", {}).get("portcullis") or ["chacha20-poly1305@openssh.com"]
+        evp = {"chacha20-poly1305@openssh.com": "chacha20-poly1305",
+               "aes256-gcm@openssh.com": "aes-256-gcm", "aes128-gcm@openssh.com": "aes-128-gcm"}
+
+        def speed(alg):
+            r = self.run(["openssl", "speed", "-evp", alg, "-bytes", "16384", "-seconds", "2"],
+                         timeout=30)
+            kbytes = float(r.stdout.strip().splitlines()[-1].split()[-1].rstrip("k"))
+            return 1024.0 ** 3 / (kbytes * 1000.0)  # CPU seconds per GiB
+        client = speed(evp.get(ciphers[0], "chacha20-poly1305"))
+        # The gateway's own client session to the target negotiates libssh's
+        # default order, whose first AEAD cipher is chacha20-poly1305.
+        upstream = speed("chacha20-poly1305")
+        digest = speed("sha256")
+        floor = client + upstream + digest
+        res = {"floor_s_per_gib": floor, "decrypt_s_per_gib": client,
+               "encrypt_s_per_gib": upstream, "sha256_s_per_gib": digest}
+        gwpid = self.gw.pid
+        for d, fmt, cmd in (("upload", "head -c %dM /dev/zero | {ssh}" % size, "cat >/dev/null"),
+                            ("download", "{ssh} > /dev/null", "head -c %dM /dev/zero" % size)):
+            c0 = cpu_ticks(gwpid)
+            self.sh("portcullis", fmt, cmd, 60 + size / 5.0)
+            cpu = (cpu_ticks(gwpid) - c0) / self.ticks
+            res[d + "_cpu_s_per_gib"] = cpu * 1024.0 / size
+            log("floor %-8s gateway %.2f s CPU/GiB, floor %.2f s/GiB, ratio %.2fx" % (
+                d, res[d + "_cpu_s_per_gib"], floor, res[d + "_cpu_s_per_gib"] / floor))
+        self.results["floor"] = res
+
     def ttfc(self):
         res = {m: [] for m in MODES}
         for i in range(self.a.ttfc_n):
@@ -652,6 +685,18 @@ class Bench:
                              "%.1f" % best["portcullis"], "%.2fx" % r, ">= 1.25x",
                              "met" if ok else "MISSED"))
                 verdicts.append(ok)
+        if "floor" in R:
+            f = R["floor"]
+            rows.append(("floor s CPU/GiB (decrypt %.2f + encrypt %.2f + SHA-256 %.2f)" % (
+                f["decrypt_s_per_gib"], f["encrypt_s_per_gib"], f["sha256_s_per_gib"]), "", "",
+                "%.2f" % f["floor_s_per_gib"], "", "", ""))
+            for d in ("upload", "download"):
+                r = ratio(f[d + "_cpu_s_per_gib"], f["floor_s_per_gib"])
+                ok = r <= 2.0
+                rows.append(("gateway s CPU/GiB %s (%d MiB), / floor" % (d, self.a.size_mib), "",
+                             "", "%.2f" % f[d + "_cpu_s_per_gib"], "%.2fx" % r, "<= 2.0x floor",
+                             "met" if ok else "MISSED"))
+                verdicts.append(ok)
         if "ttfc_ms" in R:
             med = {m: median(R["ttfc_ms"][m]) for m in MODES}
             r = ratio(med["portcullis"], med["proxyjump"])
@@ -734,7 +779,7 @@ def parse():
     ap.add_argument("--cpu-seconds", type=float, help="idle CPU window (default 10)")
     ap.add_argument("--batch", type=int, default=8,
                     help="sessions connected at once (gateway per-source pre-auth cap is 10)")
-    ap.add_argument("--only", default="throughput,ttfc,echo,idle",
+    ap.add_argument("--only", default="throughput,floor,ttfc,echo,idle",
                     help="phases to run, comma separated")
     ap.add_argument("--timeout", type=int, help="global deadline in seconds")
     ap.add_argument("--json-out", help="write the raw figures as JSON here")
@@ -759,7 +804,7 @@ def parse():
     a.timeout = a.timeout or (115 if q else 1800)
     a.only = set(a.only.split(","))
     # Logins before the idle phase (3 sanity each), then the largest idle count at once.
-    pre = 3 + 2 * a.reps + a.ttfc_n + 1 + a.batch
+    pre = 3 + 2 * a.reps + 2 + a.ttfc_n + 1 + a.batch
     a.accounts = (max(a.sessions) if "idle" in a.only else 0) + pre + 2
     return a
 
@@ -784,7 +829,7 @@ def main():
     try:
         b.setup()
         b.sanity()
-        for phase in ("throughput", "ttfc", "echo", "idle"):
+        for phase in ("throughput", "floor", "ttfc", "echo", "idle"):
             if phase in a.only:
                 log("phase %s (load %s)" % (phase, loadavg()))
                 getattr(b, phase)()
