@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/access_window.hpp"
+#include "common/forward_pattern.hpp"
 #include "common/glob.hpp"
 #include "common/user_spec.hpp"
 
@@ -22,7 +23,8 @@ constexpr std::array<std::pair<Channel, const char*>, 4> kChannelNames = {{
 
 constexpr const char* kColumns =
     "SELECT id, subject, target_pattern, logins, channels, max_session, idle_timeout, "
-    "time_window, expires_at, reason, created_by, created_at, revoked_at, revoked_by FROM grants";
+    "time_window, expires_at, reason, created_by, created_at, revoked_at, revoked_by, forward_to "
+    "FROM grants";
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -87,6 +89,7 @@ Grant readGrant(const Statement& st) {
     g.createdAt = fromUnix(st.int64(11));
     if (auto r = st.optInt64(12)) g.revokedAt = fromUnix(*r);
     g.revokedBy = st.text(13);
+    g.forwardTo = splitList(st.text(14));
     return g;
 }
 
@@ -200,6 +203,22 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
     if (g.channels.empty()) {
         return makeError("a grant needs at least one channel (shell, exec, sftp, forward)");
     }
+    if (!g.forwardTo.empty()) {
+        if (!g.channels.count(Channel::forward)) {
+            return makeError(
+                "--forward-to limits forwards, but the grant does not allow them (add forward "
+                "to --allow)");
+        }
+        std::vector<std::string> patterns;
+        for (const auto& text : g.forwardTo) {
+            auto p = ForwardPattern::parse(text);
+            if (!p) return makeError(p.error());
+            const auto canonical = p->toString();
+            if (std::find(patterns.begin(), patterns.end(), canonical) == patterns.end())
+                patterns.push_back(canonical);
+        }
+        g.forwardTo = std::move(patterns);
+    }
     if (g.window) {
         auto window = AccessWindow::parse(*g.window);
         if (!window) return makeError("invalid window '" + *g.window + "': " + window.error());
@@ -221,8 +240,8 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
         if (auto r = validateSubject(db_, g.subject); !r) return makeError(r.error());
         auto st = db_.prepare(
             "INSERT INTO grants (subject, target_pattern, logins, channels, max_session, "
-            "idle_timeout, time_window, expires_at, reason, created_by, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "idle_timeout, time_window, expires_at, reason, created_by, created_at, forward_to) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         st.bind(1, g.subject)
             .bind(2, g.targetPattern)
             .bind(3, joinList(g.logins))
@@ -232,7 +251,8 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
             .bind(7, g.window)
             .bind(9, g.reason)
             .bind(10, g.createdBy)
-            .bind(11, toUnix(now));
+            .bind(11, toUnix(now))
+            .bind(12, joinList(g.forwardTo));
         if (g.expiresAt) {
             st.bind(8, toUnix(*g.expiresAt));
         } else {

@@ -40,6 +40,9 @@ struct Grant {
     std::string targetPattern;        // "cosigner-1" or "cosigner-*"
     std::vector<std::string> logins;  // empty: the target's default login
     std::set<Channel> channels{Channel::shell, Channel::exec};
+    // Destinations a forward may reach ("HOST:PORT" patterns, see
+    // common/forward_pattern.hpp); empty: any destination.
+    std::vector<std::string> forwardTo;
     Seconds maxSession = kDefaultMaxSession;
     Seconds idleTimeout = kDefaultIdleTimeout;
     std::optional<std::string> window;  // AccessWindow spec, canonical form
@@ -62,7 +65,8 @@ class Grants {
     explicit Grants(Database& db) : db_(db) {}
 
     // Validates subject (account or group exists), pattern, window (whose
-    // hours must not start and end at the same minute); returns the new grant.
+    // hours must not start and end at the same minute), forward destinations
+    // (only with the forward channel); returns the new grant.
     Result<Grant> add(const Grant& grant, TimePoint now);
     Result<Grant> find(std::int64_t id);
     std::vector<Grant> list(const GrantFilter& filter = {});

@@ -66,6 +66,11 @@ std::vector<std::string> mismatches(const Grant& g, const Target& target, const 
     if (g.expiresAt && request.at >= *g.expiresAt) {
         out.push_back(prefix + "expired at " + formatIso8601(*g.expiresAt));
     }
+    if (request.channel == Channel::forward && request.destination && !g.forwardTo.empty() &&
+        !forwardAllowed(g.forwardTo, request.destination->host, request.destination->port)) {
+        out.push_back(prefix + "destination " + request.destination->toString() + " not in " +
+                      bracketList(g.forwardTo));
+    }
     return out;
 }
 
@@ -92,6 +97,15 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
     if (!inputs.target) d.reasons.push_back("unknown target " + request.target);
     if (!inputs.account || !inputs.target) return d;
 
+    // An administrator's lock denies whatever the grants say (SPEC §16).
+    const LockQuery query{request.account, inputs.target->name, request.source};
+    for (const auto& lock : inputs.locks) {
+        if (!lockApplies(lock, query, request.at)) continue;
+        d.reasons.push_back(lock.denialReason());
+        if (!d.lock) d.lock = lock;
+        accountUsable = false;
+    }
+
     const Target& target = *inputs.target;
     d.login = request.login.empty() ? target.defaultLogin : request.login;
 
@@ -112,6 +126,12 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
         if (why.empty()) {
             matching.push_back(&g);
         } else {
+            // Only its destination was refused: the user may learn what is allowed.
+            if (why.size() == 1 && !g.forwardTo.empty() &&
+                why.front().find(": destination ") != std::string::npos) {
+                d.forwardPatterns.insert(d.forwardPatterns.end(), g.forwardTo.begin(),
+                                         g.forwardTo.end());
+            }
             d.reasons.insert(d.reasons.end(), why.begin(), why.end());
         }
     }
@@ -168,6 +188,7 @@ Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,
     d.matchingGrants = static_cast<int>(matching.size());
     d.opensAt.reset();
     d.reasons.clear();
+    d.forwardPatterns.clear();
     return d;
 }
 
@@ -189,6 +210,8 @@ PolicyInputs loadInputs(Database& db, const std::string& account) {
 Decision Policy::decide(const AccessRequest& request, const LimitCeiling& ceiling) {
     PolicyInputs inputs = loadInputs(db_, request.account);
     if (auto t = Targets(db_).find(request.target)) inputs.target = std::move(t.value());
+    inputs.locks =
+        Locks(db_).matching(LockQuery{request.account, request.target, request.source}, request.at);
     return evaluate(inputs, request, ceiling);
 }
 
@@ -208,6 +231,7 @@ std::vector<std::string> Policy::reachableTargets(const std::string& account, Ch
             }
         }
         const std::string name = target.name;
+        inputs.locks = Locks(db_).matching(LockQuery{account, name, ""}, at);
         inputs.target = std::move(target);
         for (const auto& login : logins) {
             AccessRequest request{account, login, name, channel, at};

@@ -6,10 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "common/forward_pattern.hpp"
 #include "common/time_format.hpp"
 #include "db/accounts.hpp"
 #include "db/database.hpp"
 #include "db/grants.hpp"
+#include "db/locks.hpp"
 #include "db/targets.hpp"
 
 namespace portcullis::db {
@@ -25,6 +27,12 @@ struct AccessRequest {
     // session (issue 12, finding 3); disabled, revoked, expired and outside the
     // window still deny.
     bool ongoing = false;
+    // The client's address (empty: not known, e.g. `policy check`): a
+    // source lock holding it denies.
+    std::string source{};
+    // A forward's destination (empty: not known): a grant that limits
+    // forwards (`--forward-to`) allows only the destinations it names.
+    std::optional<ForwardDestination> destination{};
 };
 
 // A ceiling from the gateway's configuration on every limit.
@@ -52,6 +60,12 @@ struct Decision {
     // Denied while a grant's window is closed: when the first such window opens.
     std::optional<TimePoint> opensAt;
     std::vector<std::string> reasons;  // denial: every reason, one line each
+    // Denied by an administrator's lock: the first that applies (its reason
+    // is what the user is shown).
+    std::optional<Lock> lock;
+    // Denied a forward's destination: the patterns of the grants that would
+    // otherwise have allowed it.
+    std::vector<std::string> forwardPatterns;
     // When the session must end at the latest, from a start at `start`.
     TimePoint endsAt(TimePoint start) const {
         const TimePoint byTime = start + maxSession;
@@ -65,6 +79,7 @@ struct PolicyInputs {
     std::optional<Target> target;    // nullopt: unknown target
     std::vector<std::string> accountGroups;
     std::vector<Grant> grants;  // candidate grants (not revoked)
+    std::vector<Lock> locks;    // locks that may apply (evaluate() checks each)
 };
 
 Decision evaluate(const PolicyInputs& inputs, const AccessRequest& request,

@@ -162,6 +162,25 @@ CREATE TABLE source_failure_accounts (
 );
 CREATE INDEX source_failure_accounts_by_account ON source_failure_accounts(account);
 )SQL",
+    // 3: locks for incident response (issue 13, SPEC §16): a user, a target or
+    // a source range (canonical CIDR) is refused until the lock expires or is
+    // removed; and the destinations a forward grant allows ("HOST:PORT"
+    // patterns, comma-separated; "" = any destination).
+    R"SQL(
+CREATE TABLE locks (
+    id          INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('user', 'target', 'source')),
+    value       TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    removed_at  INTEGER,
+    removed_by  TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX locks_by_kind ON locks(kind, value);
+ALTER TABLE grants ADD COLUMN forward_to TEXT NOT NULL DEFAULT '';
+)SQL",
 };
 
 }  // namespace

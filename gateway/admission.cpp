@@ -1,28 +1,10 @@
 #include "gateway/admission.hpp"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <array>
 #include <tuple>
 
 namespace portcullis::gateway {
-
-std::string sourceBlock(std::string_view address) {
-    const std::string text(address);
-    std::array<unsigned char, 16> bytes{};
-    if (::inet_pton(AF_INET6, text.c_str(), bytes.data()) != 1)
-        return text;  // IPv4, or not an address
-    constexpr std::array<unsigned char, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), bytes.begin())) {
-        char v4[INET_ADDRSTRLEN];
-        if (::inet_ntop(AF_INET, bytes.data() + 12, v4, sizeof v4) != nullptr) return v4;
-    }
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    char v6[INET6_ADDRSTRLEN];
-    if (::inet_ntop(AF_INET6, bytes.data(), v6, sizeof v6) == nullptr) return text;
-    return std::string(v6) + "/64";
-}
 
 std::optional<std::size_t> chooseEvictionVictim(const std::vector<EvictionCandidate>& candidates,
                                                 const std::map<std::string, int>& held,

@@ -13,12 +13,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/source_address.hpp"
+
 namespace portcullis::gateway {
 
-// The source a peer address counts against: an IPv4 address as it is (an
-// IPv4-mapped IPv6 address as its IPv4 address), an IPv6 address as its /64
-// ("2001:db8:1:2::/64"). Text that is not an address is its own source.
-std::string sourceBlock(std::string_view address);
+// The source a peer address counts against (common/source_address.hpp).
+using portcullis::sourceBlock;
 
 // An unauthenticated connection that might make room for a newcomer.
 struct EvictionCandidate {
