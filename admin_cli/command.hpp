@@ -78,5 +78,6 @@ std::vector<CommandSpec> grantCommands();
 std::vector<CommandSpec> auditCommands();
 std::vector<CommandSpec> sessionCommands();
 std::vector<CommandSpec> throttleCommands();
+std::vector<CommandSpec> lockCommands();
 
 }  // namespace portcullis::cli

@@ -35,8 +35,9 @@ std::string joinWords(const Words& words, std::size_t count) {
 const std::vector<CommandSpec>& commandTable() {
     static const std::vector<CommandSpec> table = [] {
         std::vector<CommandSpec> all;
-        for (auto family : {initCommands, userCommands, groupCommands, targetCommands,
-                            grantCommands, auditCommands, sessionCommands, throttleCommands}) {
+        for (auto family :
+             {initCommands, userCommands, groupCommands, targetCommands, grantCommands,
+              auditCommands, sessionCommands, throttleCommands, lockCommands}) {
             auto part = family();
             all.insert(all.end(), part.begin(), part.end());
         }

@@ -11,6 +11,7 @@
 #include "admin_cli/output.hpp"
 #include "admin_cli/store.hpp"
 #include "common/access_window.hpp"
+#include "common/forward_pattern.hpp"
 #include "common/glob.hpp"
 #include "db/accounts.hpp"
 #include "db/grants.hpp"
@@ -47,6 +48,9 @@ void grantOptions(cxxopts::Options& o) {
          cxxopts::value<std::string>(), "a,b")
         ("allow", "channels: shell,exec,sftp,forward (default: shell,exec)",
          cxxopts::value<std::string>(), "LIST")
+        ("forward-to", "the only destinations forwards may reach (HOST and PORT globs, e.g. "
+         "db.internal:5432,*.cache.internal:*,[2001:db8::10]:443; default: any)",
+         cxxopts::value<std::string>(), "HOST:PORT,...")
         ("max-session", "session time limit (default 1h)", cxxopts::value<std::string>(), "DUR")
         ("idle-timeout", "close after this long without input (default 15m)",
          cxxopts::value<std::string>(), "DUR")
@@ -70,6 +74,13 @@ db::Grant grantFromArguments(const Invocation& inv, TimePoint now) {
     }
     if (const auto allow = inv.option("allow")) {
         g.channels = requireUsage(db::parseChannels(*allow), "--allow");
+    }
+    if (const auto to = inv.option("forward-to")) {
+        if (!g.channels.count(db::Channel::forward)) {
+            throw UsageError("--forward-to limits forwards: allow them too (--allow ...,forward)");
+        }
+        for (const auto& p : requireUsage(parseForwardPatterns(*to), "--forward-to"))
+            g.forwardTo.push_back(p.toString());
     }
     if (const auto d = inv.option("max-session"))
         g.maxSession = requireDuration(*d, "--max-session");
@@ -178,6 +189,8 @@ void policyCheckOptions(cxxopts::Options& o) {
     o.add_options()
         ("channel", "shell, exec, sftp or forward",
          cxxopts::value<std::string>()->default_value("shell"), "C")
+        ("to", "a forward's destination (with --channel forward): checked against --forward-to",
+         cxxopts::value<std::string>(), "HOST:PORT")
         ("at", "decide at this instant (ISO 8601) instead of now", cxxopts::value<std::string>(),
          "TIME");
     // clang-format on
@@ -195,6 +208,11 @@ db::AccessRequest requestFromArguments(const Invocation& inv) {
         request.target = requireName(where, "target name");
     }
     request.channel = requireUsage(db::parseChannel(inv.optionOr("channel")), "--channel");
+    if (const auto to = inv.option("to")) {
+        if (request.channel != db::Channel::forward)
+            throw UsageError("--to names a forward's destination: use it with --channel forward");
+        request.destination = requireUsage(parseForwardDestination(*to), "--to");
+    }
     const auto at = inv.option("at");
     request.at = at ? requireInstant(*at, "--at") : systemNow();
     return request;
@@ -236,6 +254,8 @@ int policyCheck(Invocation& inv) {
                    {"login", d.login.empty() ? json(nullptr) : json(d.login)},
                    {"target", request.target},
                    {"channel", db::channelName(request.channel)},
+                   {"destination",
+                    request.destination ? json(request.destination->toString()) : json(nullptr)},
                    {"at", isoTime(request.at)},
                    {"grant_id", d.grantId ? json(*d.grantId) : json(nullptr)},
                    {"matching_grants", d.matchingGrants},
@@ -248,8 +268,10 @@ int policyCheck(Invocation& inv) {
                    {"reasons", d.reasons},
                    {"notes", notes}});
     } else {
-        const std::string who = request.account + " as " + login + "@" + request.target + " (" +
-                                db::channelName(request.channel) + ")";
+        const std::string who =
+            request.account + " as " + login + "@" + request.target + " (" +
+            db::channelName(request.channel) +
+            (request.destination ? " to " + request.destination->toString() : "") + ")";
         if (d.allowed) {
             std::cout << "allowed: " << who << " by grant #" << d.grantId.value_or(0)
                       << ", max session " << formatDuration(d.maxSession) << ", idle timeout "
@@ -267,6 +289,13 @@ int policyCheck(Invocation& inv) {
                           << "generous of " << d.matchingGrants << " matching grants";
             }
             std::cout << '\n';
+            if (request.channel == db::Channel::forward && !request.destination) {
+                if (const auto g = db::Grants(store.db()).find(*d.grantId);
+                    g && !g->forwardTo.empty()) {
+                    std::cout << "  forwards under grant #" << g->id << " may reach only "
+                              << joinList(g->forwardTo, ", ") << " (check one with --to)\n";
+                }
+            }
         } else {
             std::cout << "denied: " << who << '\n';
             for (const auto& reason : d.reasons) std::cout << "  - " << reason << '\n';
@@ -284,7 +313,8 @@ std::vector<CommandSpec> grantCommands() {
     return {
         {.path = "grant",
          .usage = "SUBJECT TARGET [--logins a,b] [--allow shell,exec,sftp,forward] "
-                  "[--max-session DUR] [--idle-timeout DUR] [--window SPEC] "
+                  "[--forward-to HOST:PORT[,...]] [--max-session DUR] [--idle-timeout DUR] "
+                  "[--window SPEC] "
                   "[--expires DUR|ISO8601] [--reason S]",
          .summary = "let an account or @group reach a target (or glob); prints the grant id",
          .run = grantAdd,
@@ -303,7 +333,8 @@ std::vector<CommandSpec> grantCommands() {
          .run = policyList,
          .options = policyListOptions},
         {.path = "policy check",
-         .usage = "ACCOUNT [LOGIN@]TARGET [--channel shell|exec|sftp|forward] [--at ISO8601]",
+         .usage = "ACCOUNT [LOGIN@]TARGET [--channel shell|exec|sftp|forward] [--to HOST:PORT] "
+                  "[--at ISO8601]",
          .summary = "the gateway's decision and its grant, or every reason for denial "
                     "(exit 0 allowed, 1 denied)",
          .run = policyCheck,

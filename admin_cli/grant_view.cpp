@@ -9,6 +9,12 @@ std::string loginsText(const db::Grant& g) {
 
 }  // namespace
 
+std::string allowText(const db::Grant& g) {
+    const auto channels = channelList(g.channels);
+    return g.forwardTo.empty() ? channels
+                               : channels + " (forward to " + joinList(g.forwardTo) + ")";
+}
+
 std::string channelList(const std::set<db::Channel>& channels) {
     std::string out;
     for (const auto c : channels) out += (out.empty() ? "" : ",") + db::channelName(c);
@@ -29,6 +35,7 @@ nlohmann::json grantJson(const db::Grant& g, TimePoint now) {
             {"target", g.targetPattern},
             {"logins", g.logins},
             {"allow", channels},
+            {"forward_to", g.forwardTo},
             {"max_session_s", g.maxSession.count()},
             {"idle_timeout_s", g.idleTimeout.count()},
             {"window", g.window ? nlohmann::json(*g.window) : nlohmann::json(nullptr)},
@@ -48,7 +55,7 @@ Table grantTable() {
 
 void addGrantRow(Table& table, const db::Grant& g, TimePoint now) {
     table.addRow({std::to_string(g.id), g.subject, g.targetPattern,
-                  g.logins.empty() ? "(default)" : joinList(g.logins), channelList(g.channels),
+                  g.logins.empty() ? "(default)" : joinList(g.logins), allowText(g),
                   formatDuration(g.maxSession), formatDuration(g.idleTimeout),
                   g.window.value_or("-"), isoTimeOr(g.expiresAt, "never"), grantStatus(g, now),
                   orDash(g.reason)});
@@ -56,7 +63,7 @@ void addGrantRow(Table& table, const db::Grant& g, TimePoint now) {
 
 std::string describeGrant(const db::Grant& g) {
     std::string out = g.subject + " -> " + g.targetPattern + " as " + loginsText(g) + ", allow " +
-                      channelList(g.channels) + ", max session " + formatDuration(g.maxSession) +
+                      allowText(g) + ", max session " + formatDuration(g.maxSession) +
                       ", idle timeout " + formatDuration(g.idleTimeout);
     if (g.window) out += ", window " + *g.window;
     out += g.expiresAt ? ", expires " + isoTime(*g.expiresAt) : ", no expiry";

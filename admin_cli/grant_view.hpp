@@ -12,6 +12,9 @@
 namespace portcullis::cli {
 
 std::string channelList(const std::set<db::Channel>& channels);
+// The channels, and where forwards may go when the grant limits them:
+// "shell,forward (forward to db.internal:5432)".
+std::string allowText(const db::Grant& grant);
 // "active", "expired" or "revoked".
 std::string grantStatus(const db::Grant& grant, TimePoint now);
 nlohmann::json grantJson(const db::Grant& grant, TimePoint now);

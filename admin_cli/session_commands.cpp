@@ -17,6 +17,7 @@
 #include "admin_cli/store.hpp"
 #include "admin_cli/typed_lines.hpp"
 #include "db/grants.hpp"
+#include "db/locks.hpp"
 #include "db/recordings.hpp"
 #include "db/sessions.hpp"
 #include "recording/recording_reader.hpp"
@@ -299,13 +300,22 @@ int sessionShow(Invocation& inv) {
     return kExitOk;
 }
 
+void killOptions(cxxopts::Options& o) {
+    o.add_options()("reason", "why: shown to the user on the terminal and kept in the audit chain",
+                    cxxopts::value<std::string>(), "TEXT");
+}
+
 int sessionKill(Invocation& inv) {
     const std::string& id = inv.arg(0);
+    const auto reason = inv.option("reason");
+    if (reason) requireUsage(db::checkShownReason(*reason), "--reason");
     const auto socket = resolveStateDir(inv.globals()).controlSocket();
+    nlohmann::json request{{"op", "kill"}, {"id", id}, {"by", operatorName()}};
+    if (reason && !reason->empty()) request["reason"] = *reason;
     // The daemon says why it refused ("no live session ID", "permission denied").
-    requireOk(controlRequest(socket, {{"op", "kill"}, {"id", id}, {"by", operatorName()}}));
+    requireOk(controlRequest(socket, request));
     if (inv.json()) {
-        printJson({{"killed", id}});
+        printJson({{"killed", id}, {"reason", reason ? nlohmann::json(*reason) : nullptr}});
     } else {
         std::cout << "session " << id << " terminated\n";
     }
@@ -329,9 +339,10 @@ std::vector<CommandSpec> sessionCommands() {
          .minArgs = 1,
          .maxArgs = 1},
         {.path = "session kill",
-         .usage = "ID",
-         .summary = "end a live session now (through portcullisd)",
+         .usage = "ID [--reason TEXT]",
+         .summary = "end a live session now (through portcullisd); the user sees the reason",
          .run = sessionKill,
+         .options = killOptions,
          .minArgs = 1,
          .maxArgs = 1},
     };

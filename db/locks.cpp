@@ -60,6 +60,10 @@ Result<LockKind> parseLockKind(std::string_view name) {
 
 Result<void> checkLockReason(std::string_view reason) {
     if (reason.empty()) return makeError("a lock needs a reason (it is shown to the user)");
+    return checkShownReason(reason);
+}
+
+Result<void> checkShownReason(std::string_view reason) {
     if (reason.size() > kMaxLockReason) {
         return makeError("the reason is longer than " + std::to_string(kMaxLockReason) +
                          " bytes (it is shown to the user on one line)");

@@ -22,8 +22,11 @@ enum class LockKind { user, target, source };
 std::string lockKindName(LockKind kind);
 Result<LockKind> parseLockKind(std::string_view name);
 
-// Shown on users' terminals: one line of printable text.
+// A reason an administrator gives that users are shown (a lock's, a
+// `session kill --reason`): one line of printable text, at most this long.
 inline constexpr std::size_t kMaxLockReason = 200;
+Result<void> checkShownReason(std::string_view reason);
+// The same, and not empty: a lock needs a reason.
 Result<void> checkLockReason(std::string_view reason);
 
 struct Lock {
