@@ -17,6 +17,12 @@ struct ConstraintError : Error {
 struct BusyError : Error {
     using Error::Error;
 };
+// The store cannot take writes because its disk is full (SQLITE_FULL, or a
+// write the file system refused for lack of space): the transaction was
+// rolled back, and the same work may succeed once space is freed.
+struct FullError : Error {
+    using Error::Error;
+};
 
 // Throws the Error that fits SQLite result code `rc` (extended codes too).
 [[noreturn]] void throwStoreError(int rc, const std::string& message);

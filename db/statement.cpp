@@ -18,6 +18,14 @@ void throwStoreError(int rc, const std::string& message) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:
             throw BusyError(message);
+        case SQLITE_FULL:
+            throw FullError(message);
+        case SQLITE_IOERR:
+            // The writes a full file system refuses (the WAL, its index).
+            if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_SHMSIZE ||
+                rc == SQLITE_IOERR_TRUNCATE)
+                throw FullError(message);
+            throw Error(message);
         default:
             throw Error(message);
     }

@@ -71,16 +71,36 @@ void DbPool::setGuard(const db::GuardConfig& guard) {
     guard_ = guard;
 }
 
+void DbPool::submitAfter(std::chrono::milliseconds delay, Job job) {
+    {
+        const std::lock_guard lock(mutex_);
+        delayed_.emplace(std::chrono::steady_clock::now() + delay, std::move(job));
+    }
+    cv_.notify_one();
+}
+
 void DbPool::run(Worker& worker) {
     while (true) {
         Job job;
         db::GuardConfig guard;
         {
             std::unique_lock lock(mutex_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            // Drain what is queued even when stopping: those are audit events
-            // and session ends of connections being closed.
-            if (queue_.empty()) return;
+            while (true) {
+                const auto now = std::chrono::steady_clock::now();
+                while (!delayed_.empty() && delayed_.begin()->first <= now) {
+                    queue_.push_back(std::move(delayed_.begin()->second));
+                    delayed_.erase(delayed_.begin());
+                }
+                if (!queue_.empty()) break;
+                // Drain what is queued even when stopping: those are audit
+                // events and session ends of connections being closed.
+                if (stopping_ && delayed_.empty()) return;
+                if (delayed_.empty()) {
+                    cv_.wait(lock);
+                } else {
+                    cv_.wait_until(lock, delayed_.begin()->first);
+                }
+            }
             job = std::move(queue_.front());
             queue_.pop_front();
             guard = guard_;  // the configuration as of this job (SIGHUP may change it)
@@ -114,44 +134,74 @@ bool DbSequence::submit(DbPool::Job job) {
 
 void DbSequence::drain(DbContext& ctx) {
     while (true) {
-        DbPool::Job job;
+        const DbPool::Job* job = nullptr;
         {
             const std::lock_guard lock(mutex_);
             if (queue_.empty()) {
                 running_ = false;
                 return;
             }
-            job = std::move(queue_.front());
-            queue_.pop_front();
+            // Only this drain pops; a push_back keeps references to the front.
+            job = &queue_.front();
         }
-        runRetryingWhileBusy(job, ctx);
+        if (runOnce(*job, ctx) == Outcome::again) {
+            // Tried again later, off this worker; later jobs wait behind it.
+            pool_.submitAfter(full_ ? kRetryFullPause : kRetryPause,
+                              [self = shared_from_this()](DbContext& c) { self->drain(c); });
+            return;
+        }
+        const std::lock_guard lock(mutex_);
+        queue_.pop_front();
     }
 }
 
 // Another writer (an online backup, the admin CLI, the PAM module) may hold
-// the store past its busy timeout. A job of a sequence records something that
-// happened (a session's start or end, a seal, an audit event), so it runs
-// again, still in order, until the store takes it: it rolled back, so running
-// it again is safe. Each try already waits the busy timeout inside SQLite.
-void DbSequence::runRetryingWhileBusy(const DbPool::Job& job, DbContext& ctx) {
-    const auto firstTry = std::chrono::steady_clock::now();
-    for (int attempt = 1;; ++attempt) {
-        try {
-            job(ctx);
-            if (attempt > 1) log_.info("db.busy_recovered", {{"attempts", attempt}});
-            return;
-        } catch (const db::BusyError& e) {
-            const auto waited = std::chrono::steady_clock::now() - firstTry;
-            if (waited >= (pool_.stopping() ? kRetryWhileStopping : kRetryBusyFor)) {
-                log_.error("db.job_dropped", {{"error", e.what()}, {"attempts", attempt}});
-                return;
-            }
-            if (attempt == 1) log_.warn("db.busy_retrying", {{"error", e.what()}});
-            std::this_thread::sleep_for(kRetryPause);
-        } catch (const std::exception& e) {
-            log_.error("db.job_failed", {{"error", e.what()}});
-            return;
+// the store past its busy timeout, or its disk may be full. A job of a
+// sequence records something that happened (a session's start or end, a seal,
+// an audit event), so it runs again, still in order, until the store takes it:
+// it rolled back, so running it again is safe. Each try while busy already
+// waits the busy timeout inside SQLite.
+DbSequence::Outcome DbSequence::runOnce(const DbPool::Job& job, DbContext& ctx) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!firstTry_) {
+        firstTry_ = now;
+        attempts_ = 0;
+    }
+    ++attempts_;
+    const auto finished = [this] {
+        firstTry_.reset();
+        full_ = false;
+        return Outcome::done;
+    };
+    const auto retry = [&](const db::Error& e, bool full) {
+        const auto waited = std::chrono::steady_clock::now() - *firstTry_;
+        const auto bound = pool_.stopping()
+                               ? std::chrono::steady_clock::duration(kRetryWhileStopping)
+                           : full ? std::chrono::steady_clock::duration(kRetryFullFor)
+                                  : std::chrono::steady_clock::duration(kRetryBusyFor);
+        if (waited >= bound) {
+            log_.error("db.job_dropped",
+                       {{"error", e.what()}, {"attempts", attempts_}, {"full", full}});
+            return finished();
         }
+        if (attempts_ == 1 || full != full_)
+            log_.warn(full ? "db.full_retrying" : "db.busy_retrying", {{"error", e.what()}});
+        full_ = full;
+        return Outcome::again;
+    };
+    try {
+        job(ctx);
+        if (attempts_ > 1) {
+            log_.info(full_ ? "db.full_recovered" : "db.busy_recovered", {{"attempts", attempts_}});
+        }
+        return finished();
+    } catch (const db::BusyError& e) {
+        return retry(e, false);
+    } catch (const db::FullError& e) {
+        return retry(e, true);
+    } catch (const std::exception& e) {
+        log_.error("db.job_failed", {{"error", e.what()}});
+        return finished();
     }
 }
 

@@ -7,8 +7,10 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -50,6 +52,10 @@ class DbPool {
     // caller fails closed). A job that throws is logged and dropped: jobs
     // catch their own store errors and report them.
     bool submit(Job job);
+    // Queues `job` to run once `delay` has passed (a sequence's retry: no
+    // worker sleeps meanwhile). Taken even while stopping, since the
+    // sequence already holds the job: workers stop once nothing is left.
+    void submitAfter(std::chrono::milliseconds delay, Job job);
     void stop();
     bool stopping();
     // master.key (read-only; outlives every connection): recorders seal hidden input with it.
@@ -72,14 +78,20 @@ class DbPool {
     std::mutex mutex_;
     std::condition_variable cv_;
     std::deque<Job> queue_;
+    std::multimap<std::chrono::steady_clock::time_point, Job> delayed_;
     bool stopping_ = false;
     std::vector<std::unique_ptr<Worker>> workers_;
 };
 
 // Jobs that must run in the order given (one connection's session row, then
 // its recordings, their seals and the session's end), one at a time on
-// whichever worker is free. A job the store refused because another writer
-// held it locked runs again (kRetryBusyFor at most) before the next one.
+// whichever worker is free. A job the store could not take for now runs again,
+// still before the next one: while another writer holds the store locked
+// (kRetryBusyFor at most) and while its disk is full (kRetryFullFor at most,
+// issue 13: the events of a session a full disk ended reach the chain once
+// space is freed). Between tries the sequence waits off the workers
+// (DbPool::submitAfter), so that retrying sequences never starve the login
+// path's jobs. Bounded: at most DbPool::kMaxQueued jobs are kept.
 // Thread-safe; kept alive by the jobs in flight.
 class DbSequence : public std::enable_shared_from_this<DbSequence> {
   public:
@@ -88,18 +100,25 @@ class DbSequence : public std::enable_shared_from_this<DbSequence> {
     bool submit(DbPool::Job job);
 
     static constexpr auto kRetryBusyFor = std::chrono::minutes(2);
+    static constexpr auto kRetryFullFor = std::chrono::minutes(10);
     static constexpr auto kRetryWhileStopping = std::chrono::seconds(10);
     static constexpr auto kRetryPause = std::chrono::milliseconds(200);
+    static constexpr auto kRetryFullPause = std::chrono::milliseconds(500);
 
   private:
+    enum class Outcome { done, again };
     void drain(DbContext& ctx);
-    void runRetryingWhileBusy(const DbPool::Job& job, DbContext& ctx);
+    Outcome runOnce(const DbPool::Job& job, DbContext& ctx);
 
     DbPool& pool_;
     Logger& log_;
     std::mutex mutex_;
     std::deque<DbPool::Job> queue_;
     bool running_ = false;
+    // The front job's tries (only the one draining touches these).
+    std::optional<std::chrono::steady_clock::time_point> firstTry_;
+    int attempts_ = 0;
+    bool full_ = false;  // its last try failed for a full disk
 };
 
 }  // namespace portcullis::gateway
