@@ -1,6 +1,7 @@
 #include "db/locks.hpp"
 
 #include <array>
+#include <optional>
 #include <utility>
 
 #include "common/source_address.hpp"
@@ -63,20 +64,76 @@ Result<void> checkLockReason(std::string_view reason) {
     return checkShownReason(reason);
 }
 
+namespace {
+
+// The next UTF-8 character at `i` (advancing it), or nullopt when the bytes
+// there are not one (invalid, overlong, surrogate).
+std::optional<char32_t> nextCodePoint(std::string_view s, std::size_t& i) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+    const unsigned char b0 = byte(i);
+    int extra = 0;
+    char32_t cp = 0;
+    if (b0 < 0x80) {
+        ++i;
+        return b0;
+    } else if ((b0 & 0xe0) == 0xc0) {
+        extra = 1;
+        cp = b0 & 0x1f;
+    } else if ((b0 & 0xf0) == 0xe0) {
+        extra = 2;
+        cp = b0 & 0x0f;
+    } else if ((b0 & 0xf8) == 0xf0) {
+        extra = 3;
+        cp = b0 & 0x07;
+    } else {
+        return std::nullopt;
+    }
+    if (i + static_cast<std::size_t>(extra) >= s.size()) return std::nullopt;
+    for (int k = 1; k <= extra; ++k) {
+        const unsigned char b = byte(i + static_cast<std::size_t>(k));
+        if ((b & 0xc0) != 0x80) return std::nullopt;
+        cp = (cp << 6) | (b & 0x3f);
+    }
+    static constexpr char32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return std::nullopt;
+    i += static_cast<std::size_t>(extra) + 1;
+    return cp;
+}
+
+// Characters a terminal acts on or that hide or reorder text.
+bool unsafeOnTerminal(char32_t cp) {
+    return cp < 0x20 || (cp >= 0x7f && cp < 0xa0) || cp == 0xad || (cp >= 0x200b && cp <= 0x200f) ||
+           (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff;
+}
+
+}  // namespace
+
 Result<void> checkShownReason(std::string_view reason) {
     if (reason.size() > kMaxLockReason) {
         return makeError("the reason is longer than " + std::to_string(kMaxLockReason) +
                          " bytes (it is shown to the user on one line)");
     }
-    for (const char c : reason) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u == 0x7f) {
+    for (std::size_t i = 0; i < reason.size();) {
+        const auto cp = nextCodePoint(reason, i);
+        if (!cp) return makeError("the reason is not valid UTF-8");
+        if (unsafeOnTerminal(*cp)) {
             return makeError(
-                "the reason holds a control character (line break, tab, escape); it is shown "
-                "to the user on one line");
+                "the reason holds a control or invisible character (line break, tab, escape, "
+                "direction mark); it is shown to the user on one line");
         }
     }
     return {};
+}
+
+std::string shownReason(std::string_view reason) {
+    if (checkShownReason(reason)) return std::string(reason);
+    // Written to the store by something other than the CLI: printable ASCII only.
+    std::string out;
+    for (const char c : reason.substr(0, kMaxLockReason)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u >= 0x7f) ? '?' : c;
+    }
+    return out;
 }
 
 std::string Lock::status(TimePoint now) const {

@@ -28,6 +28,9 @@ inline constexpr std::size_t kMaxLockReason = 200;
 Result<void> checkShownReason(std::string_view reason);
 // The same, and not empty: a lock needs a reason.
 Result<void> checkLockReason(std::string_view reason);
+// `reason` as it may be shown: itself when it passes checkShownReason,
+// otherwise cut and reduced to printable ASCII ('?' for anything else).
+std::string shownReason(std::string_view reason);
 
 struct Lock {
     std::int64_t id = 0;
@@ -46,7 +49,7 @@ struct Lock {
     // "user alice", "target box", "source 192.0.2.0/24".
     std::string subject() const { return lockKindName(kind) + " " + value; }
     // What a refused user reads: "locked by an administrator: REASON".
-    std::string userMessage() const { return "locked by an administrator: " + reason; }
+    std::string userMessage() const { return "locked by an administrator: " + shownReason(reason); }
     // A policy reason: "account alice is locked by an administrator: REASON (lock #3)".
     std::string denialReason() const;
 };

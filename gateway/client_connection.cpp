@@ -41,6 +41,9 @@ constexpr const char* kPrompt = "Verification code: ";
 constexpr Seconds kGraceWarning{15};
 // Re-checks in a row that the store could not answer before a connection is ended.
 constexpr int kMaxRecheckMisses = 3;
+// How long a store job on the login path (a factor, a decision, a command)
+// may take before the attempt fails closed as "store unavailable".
+constexpr auto kStoreDeadline = std::chrono::seconds(10);
 constexpr const char* kStoreUnavailable =
     "portcullis: the gateway cannot use its store right now; try again in a minute";
 
@@ -77,6 +80,39 @@ std::string printable(std::string_view text) {
         out += (u < 0x20 || u >= 0x7f) ? '?' : c;
     }
     return out;
+}
+
+const char* methodName(int subtype) {
+    switch (subtype) {
+        case SSH_AUTH_METHOD_NONE:
+            return "none";
+        case SSH_AUTH_METHOD_PUBLICKEY:
+            return "publickey";
+        case SSH_AUTH_METHOD_INTERACTIVE:
+            return "keyboard-interactive";
+        case SSH_AUTH_METHOD_PASSWORD:
+            return "password";
+        case SSH_AUTH_METHOD_HOSTBASED:
+            return "hostbased";
+        case SSH_AUTH_METHOD_GSSAPI_MIC:
+            return "gssapi";
+        default:
+            return "other";
+    }
+}
+
+// What a user refused by a lock reads (SPEC §16): whom it names and why.
+std::string lockedText(const db::Lock& lock, const std::string& account,
+                       const std::string& address) {
+    switch (lock.kind) {
+        case db::LockKind::user:
+            return account + " is " + lock.userMessage();
+        case db::LockKind::target:
+            return "target " + lock.value + " is " + lock.userMessage();
+        case db::LockKind::source:
+            break;
+    }
+    return "connections from " + address + " are " + lock.userMessage();
 }
 
 bool sessionBroken(ssh_session s) {
@@ -348,16 +384,22 @@ void ClientConnection::runDb(std::function<R(DbContext&)> job,
                              std::function<void(std::optional<R>)> done,
                              std::optional<StoreFailureAudit> ifFailed) {
     auto self = shared_from_this();
-    auto deliver = [self, done](std::optional<R> result) {
-        boost::asio::post(self->strand_, [self, done, result = std::move(result)]() mutable {
-            if (self->phase_ == Phase::closed) return;
-            done(std::move(result));
-            self->step();
-        });
+    // Whoever answers first (the job, or the deadline) answers alone.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    auto deadline = std::make_shared<boost::asio::steady_timer>(strand_, kStoreDeadline);
+    auto deliver = [self, done, deadline](std::optional<R> result) {
+        boost::asio::post(self->strand_,
+                          [self, done, deadline, result = std::move(result)]() mutable {
+                              deadline->cancel();
+                              if (self->phase_ == Phase::closed) return;
+                              done(std::move(result));
+                              self->step();
+                          });
     };
     // The denied attempt goes into the chain through this connection's
-    // sequence, which retries while another writer holds the store. Runs on
-    // a store worker: it takes nothing from the connection but its sequence.
+    // sequence, which retries while the store is locked or full. Runs on a
+    // store worker or the strand: it takes nothing from the connection but
+    // its sequence.
     auto auditFailure = [self, ifFailed, account = auditName()](const std::string& error) {
         if (!ifFailed) return;
         auto details = ifFailed->details;
@@ -369,17 +411,36 @@ void ClientConnection::runDb(std::function<R(DbContext&)> job,
             auditEvent(ctx, type, account, peer, details);
         });
     };
-    const bool queued = services_.db.submit([job, deliver, self, auditFailure](DbContext& ctx) {
-        std::optional<R> result;
-        try {
-            result = job(ctx);
-        } catch (const std::exception& e) {
-            self->log_.error("db.error", {{"conn", self->id_}, {"error", e.what()}});
-            auditFailure(e.what());
-        }
-        deliver(std::move(result));
+    // Every store job on the login path has a deadline (issue 13): a store
+    // that does not answer (a queue behind a locked or failing store) fails
+    // closed with the store-unavailable message instead of a hang.
+    deadline->async_wait([self, done, answered, auditFailure](const boost::system::error_code& ec) {
+        if (ec || answered->exchange(true)) return;
+        self->log_.error("db.deadline",
+                         {{"conn", self->id_}, {"after_s", formatDuration(kStoreDeadline)}});
+        auditFailure("the store did not answer within " + formatDuration(kStoreDeadline));
+        if (self->phase_ == Phase::closed) return;
+        done(std::nullopt);
+        self->step();
     });
-    if (!queued) {
+    const bool queued =
+        services_.db.submit([job, deliver, self, auditFailure, answered](DbContext& ctx) {
+            // Past its deadline before it started: the user was refused, so
+            // it must not act now (consume a code, count a failure).
+            if (answered->load()) return;
+            std::optional<R> result;
+            std::string error;
+            try {
+                result = job(ctx);
+            } catch (const std::exception& e) {
+                self->log_.error("db.error", {{"conn", self->id_}, {"error", e.what()}});
+                error = e.what();
+            }
+            if (answered->exchange(true)) return;  // the deadline answered already
+            if (!result) auditFailure(error);
+            deliver(std::move(result));
+        });
+    if (!queued && !answered->exchange(true)) {
         log_.error("db.queue_full", {{"conn", id_}});
         auditFailure("the store's queue is full");
         deliver(std::nullopt);
@@ -451,6 +512,7 @@ void ClientConnection::handleAuth(MessagePtr msg) {
         disconnect("Change of user name is not allowed");
         return;
     }
+    if (!sourceChecked_) return checkSourceLock(std::move(msg));
     switch (ssh_message_subtype(msg.get())) {
         case SSH_AUTH_METHOD_PUBLICKEY:
             return handlePublicKey(std::move(msg));
@@ -471,6 +533,42 @@ void ClientConnection::handleAuth(MessagePtr msg) {
                                 "method_not_allowed");
         }
     }
+}
+
+// Once per connection, on its first authentication request (any method): a
+// source lock refuses it before anything is looked up about the account.
+void ClientConnection::checkSourceLock(MessagePtr msg) {
+    const auto asked = std::chrono::steady_clock::now();
+    const std::string account = auditName();
+    const std::string method = methodName(ssh_message_subtype(msg.get()));
+    heldMessage_ = std::move(msg);
+    busy_ = true;
+    runDb<std::optional<db::Lock>>(
+        [account, method, peer = peer_](DbContext& ctx) {
+            return sourceLock(ctx, account, method, peer);
+        },
+        [this, asked](std::optional<std::optional<db::Lock>> lock) {
+            busy_ = false;
+            MessagePtr m = std::move(heldMessage_);
+            if (!lock) {
+                tellClientDuringAuth(kStoreUnavailable);
+                return authFailed(std::move(m), asked, true);
+            }
+            if (*lock) return refuseLocked(std::move(m), **lock);
+            sourceChecked_ = true;
+            handleAuth(std::move(m));
+        },
+        StoreFailureAudit{"auth." + method, {{"account", account}, {"method", method}}});
+}
+
+void ClientConnection::refuseLocked(MessagePtr msg, const db::Lock& lock) {
+    const std::string text = lockedText(lock, auditName(), peer_.address);
+    log_.info(
+        "auth.locked",
+        {{"conn", id_}, {"user", auditName()}, {"lock_id", lock.id}, {"lock", lock.subject()}});
+    tellClientDuringAuth("portcullis: " + text);
+    if (msg) ssh_message_reply_default(msg.get());
+    disconnect(text);
 }
 
 // A method that cannot succeed now: audited as a failed attempt, counted, answered late.
@@ -526,24 +624,31 @@ void ClientConnection::handlePublicKey(MessagePtr msg) {
     busy_ = true;
     // The account's id is kept with the key, so that a later re-check tells
     // this account from a new one of the same name.
-    runDb<std::optional<std::int64_t>>(
+    struct KeyCheck {
+        std::optional<std::int64_t> accountId;
+        std::optional<db::Lock> lock;  // the key is proven, but a lock refuses the account
+    };
+    runDb<KeyCheck>(
         [account, blob, type, fingerprint, peer = peer_](DbContext& ctx) {
-            std::optional<std::int64_t> id;
+            KeyCheck check;
             if (checkPublicKey(ctx, account, blob, type, fingerprint, peer)) {
                 const auto found = db::Accounts(ctx.db).find(account);
-                id = found ? found->id : 0;
+                check.accountId = found ? found->id : 0;
+                if (found) check.lock = accountLock(ctx, account, "publickey", peer);
             }
-            return id;
+            return check;
         },
-        [this, asked, blob, fingerprint](std::optional<std::optional<std::int64_t>> id) {
+        [this, asked, blob, fingerprint](std::optional<KeyCheck> check) {
             busy_ = false;
             MessagePtr m = std::move(heldMessage_);
-            if (!id) tellClientDuringAuth(kStoreUnavailable);
-            if (id && *id && spec_) {
+            if (!check) tellClientDuringAuth(kStoreUnavailable);
+            // Only once the key is proven does the user learn of the lock.
+            if (check && check->lock && spec_) return refuseLocked(std::move(m), *check->lock);
+            if (check && check->accountId && *check->accountId && spec_) {
                 publicKeyDone_ = true;
                 keyBlob_ = blob;
                 keyFingerprint_ = fingerprint;
-                accountId_ = **id;
+                accountId_ = *check->accountId;
                 log_.info("auth.publickey", {{"conn", id_},
                                              {"account", auditName()},
                                              {"result", "success"},
@@ -589,19 +694,23 @@ void ClientConnection::handleKeyboardInteractive(MessagePtr msg) {
     struct CodeCheck {
         db::OtpVerdict verdict;
         std::optional<TimePoint> lockedUntil;  // to tell the user until when
+        std::optional<db::Lock> lock;          // locked since the key was proven
     };
     runDb<CodeCheck>(
         [account, code, peer = peer_](DbContext& ctx) {
-            CodeCheck check{checkCode(ctx, account, *code, peer), std::nullopt};
+            CodeCheck check{checkCode(ctx, account, *code, peer), std::nullopt, std::nullopt};
             if (check.verdict.result == db::OtpResult::locked) {
                 if (auto found = db::Accounts(ctx.db).find(account))
                     check.lockedUntil = found->lockedUntil;
             }
+            if (check.verdict.accepted())
+                check.lock = accountLock(ctx, account, "keyboard-interactive", peer);
             return check;
         },
         [this, asked](std::optional<CodeCheck> check) {
             busy_ = false;
             MessagePtr m = std::move(heldMessage_);
+            if (check && check->lock) return refuseLocked(std::move(m), *check->lock);
             const bool accepted = check && check->verdict.accepted();
             log_.info("auth.totp",
                       {{"conn", id_},
@@ -705,6 +814,8 @@ void ClientConnection::openForward(MessagePtr msg) {
     ++pendingForwards_;
     db::AccessRequest request{spec_->account, spec_->login, spec_->target, db::Channel::forward,
                               systemNow()};
+    request.source = peer_.address;
+    request.destination = ForwardDestination{destination.host, destination.port};
     auto held = std::make_shared<MessagePtr>(std::move(msg));
     runDb<AccessOutcome>(
         [request, ceiling = config_.ceiling, peer = peer_](DbContext& ctx) {
@@ -720,6 +831,19 @@ void ClientConnection::openForward(MessagePtr msg) {
                        {"channel", "forward"},
                        {"destination", destination.host + ":" + std::to_string(destination.port)},
                        {"allowed", allowed}});
+            if (outcome && !outcome->decision.forwardPatterns.empty()) {
+                // The grant limits forwards (--forward-to) and this is not one of them.
+                fireDb([account = request.account, peer = peer_, target = request.target,
+                        destination, patterns = outcome->decision.forwardPatterns](DbContext& ctx) {
+                    auditEvent(ctx, "forward.refused", account, peer,
+                               {{"account", account},
+                                {"target", target},
+                                {"destination", destination.host},
+                                {"destination_port", destination.port},
+                                {"reason", "destination not allowed"},
+                                {"allowed_destinations", patterns}});
+                });
+            }
             if (!allowed || boundElsewhere(*outcome)) {
                 ssh_message_reply_default(held->get());
                 return;
@@ -857,6 +981,7 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
         return;
     }
     db::AccessRequest request{account, spec_->login, spec_->target, bridge->kind(), systemNow()};
+    request.source = peer_.address;
     runDb<AccessOutcome>(
         [request, ceiling = config_.ceiling, peer = peer_](DbContext& ctx) {
             return decideAccess(ctx, request, ceiling, peer);
@@ -880,6 +1005,7 @@ void ClientConnection::requestAccess(std::uint64_t bridgeId) {
             if (!outcome->decision.allowed) {
                 // What and why, for this request only (the user proved both factors).
                 const auto& d = outcome->decision;
+                if (d.lock) return b->deny(lockedText(*d.lock, request.account, peer_.address), 1);
                 std::string why;
                 for (const auto& r : d.reasons) why += (why.empty() ? "" : "; ") + r;
                 return b->deny(
@@ -1184,8 +1310,16 @@ void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
                         {"session_id", session},
                         {"channel", channel},
                         {"error", error},
-                        {"action", "channel ended"}});
+                        {"action", "session ended"}});
         });
+        // Fail closed: nothing more of this session can be recorded either
+        // (a full disk), and its end names the cause, not the client leaving.
+        if (session_ && !recordingFailed_) {
+            recordingFailed_ = true;
+            endLive("failed", "recording failed: " + *failure, "",
+                    "the session cannot be recorded (the gateway's disk may be full); it is ended",
+                    nlohmann::json::object(), auditName());
+        }
     }
     for (auto& op : bridge.takeSftpOperations()) {
         fireDb([account = meta.account, peer = peer_, session = meta.sessionId, op = std::move(op)](
@@ -1296,8 +1430,9 @@ void ClientConnection::endLive(const std::string& status, const std::string& rea
     if (limitReached_) return;
     limitReached_ = true;
     limitTimer_.cancel();
-    log_.info(auditType, {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
-    if (session_) {
+    log_.info(auditType.empty() ? "session.failed" : auditType,
+              {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
+    if (session_ && !auditType.empty()) {
         details["account"] = auditName();
         details["session_id"] = session_->id;
         details["reason"] = reason;
@@ -1315,16 +1450,20 @@ std::optional<LiveSession> ClientConnection::liveSession() const {
     return live_;
 }
 
-bool ClientConnection::kill(const std::string& sessionId, const std::string& by) {
+bool ClientConnection::kill(const std::string& sessionId, const std::string& by,
+                            const std::string& reason) {
     {
         const std::lock_guard lock(liveMutex_);
         if (!live_ || live_->id != sessionId) return false;
     }
-    post([self = shared_from_this(), sessionId, by] {
+    post([self = shared_from_this(), sessionId, by, reason] {
         if (self->phase_ != Phase::open || !self->session_ || self->session_->id != sessionId)
             return;
-        self->endLive("killed", "terminated by an administrator (" + by + ")", "session.kill",
-                      "session terminated by an administrator", {{"operator", by}}, by);
+        const std::string why = reason.empty() ? "" : ": " + reason;
+        nlohmann::json details{{"operator", by}};
+        if (!reason.empty()) details["kill_reason"] = reason;
+        self->endLive("killed", "terminated by an administrator (" + by + ")" + why, "session.kill",
+                      "session terminated by an administrator" + why, std::move(details), by);
         self->step();
     });
     return true;
@@ -1395,18 +1534,24 @@ void ClientConnection::recheckAccess() {
         recheckAgain_ = true;
         return;
     }
-    LiveCheck check{spec_ ? spec_->account : std::string(), accountId_, keyBlob_, keyFingerprint_,
+    LiveCheck check{spec_ ? spec_->account : std::string(),
+                    peer_.address,
+                    accountId_,
+                    keyBlob_,
+                    keyFingerprint_,
                     std::nullopt};
     if (session_) {
         std::vector<db::Channel> kinds;
+        std::vector<ForwardDestination> forwards;
         for (auto& slot : bridges_) {
             if (slot.bridge->finished()) continue;
             const auto kind = slot.bridge->kind();
             if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+            if (const auto& f = slot.bridge->forward()) forwards.push_back({f->host, f->port});
         }
         if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
-        check.session =
-            LiveCheck::Session{session_->login, session_->target, std::move(kinds), grantId_};
+        check.session = LiveCheck::Session{session_->login, session_->target, std::move(kinds),
+                                           grantId_, std::move(forwards)};
     }
     recheckBusy_ = true;
     runDb<LiveVerdict>(
@@ -1430,6 +1575,14 @@ void ClientConnection::recheckAccess() {
             } else {
                 recheckMisses_ = 0;
                 const auto& reasons = verdict->reasons;
+                if (const auto& lock = verdict->lock) {
+                    // Ended within a second of `lock add` (its CLI asks for this re-check).
+                    return endAccess("locked", lockedText(*lock, auditName(), peer_.address),
+                                     reasons,
+                                     {{"lock_id", lock->id},
+                                      {"lock", lock->subject()},
+                                      {"lock_reason", lock->reason}});
+                }
                 if (!reasons.empty()) {
                     std::string text;
                     for (const auto& r : reasons) text += (text.empty() ? "" : "; ") + r;
@@ -1479,16 +1632,18 @@ void ClientConnection::regrant(const db::Decision& decision) {
 // is ended as revoked (session.revoked / session.recheck_failed), a
 // connection without one is closed (connection.revoked / .recheck_failed).
 void ClientConnection::endAccess(const std::string& what, const std::string& reason,
-                                 const std::vector<std::string>& reasons) {
+                                 const std::vector<std::string>& reasons, nlohmann::json details) {
+    details["reasons"] = reasons;
     if (session_) {
-        return endLive("revoked", reason, "session." + what, reason, {{"reasons", reasons}},
-                       auditName());
+        return endLive(what == "locked" ? "locked" : "revoked", reason, "session." + what, reason,
+                       std::move(details), auditName());
     }
     log_.info("connection." + what, {{"conn", id_}, {"account", auditName()}, {"reason", reason}});
-    fireDb([type = "connection." + what, account = auditName(), peer = peer_, reason,
-            reasons](DbContext& ctx) {
-        auditEvent(ctx, type, account, peer,
-                   {{"account", account}, {"reason", reason}, {"reasons", reasons}});
+    details["account"] = auditName();
+    details["reason"] = reason;
+    fireDb([type = "connection." + what, account = auditName(), peer = peer_,
+            details = std::move(details)](DbContext& ctx) {
+        auditEvent(ctx, type, account, peer, details);
     });
     for (auto& slot : bridges_) slot.bridge->deny(reason, 255);
     disconnect(reason);

@@ -89,8 +89,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // The live session this connection relays, as of its last second (any thread).
     std::optional<LiveSession> liveSession() const;
     // An administrator's `session kill`: ends the session `sessionId` if this
-    // connection relays it (posted to the strand); false if it does not.
-    bool kill(const std::string& sessionId, const std::string& by);
+    // connection relays it (posted to the strand), telling the user `reason`
+    // (may be empty); false if it does not.
+    bool kill(const std::string& sessionId, const std::string& by, const std::string& reason);
     // The authenticated account ("" before both factors; any thread).
     std::string account() const;
     // An administrator changed `account` (disabled, key or TOTP removed,
@@ -132,6 +133,12 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // Messages.
     void processMessages();
     void handleAuth(MessagePtr msg);
+    // Before the first authentication request is answered: a source lock
+    // refuses the connection (SPEC §16); then the request is handled.
+    void checkSourceLock(MessagePtr msg);
+    // A lock refused the account or source: the user reads why, the attempt
+    // fails and the connection ends.
+    void refuseLocked(MessagePtr msg, const db::Lock& lock);
     void handlePublicKey(MessagePtr msg);
     void refuseMethod(MessagePtr msg, const std::string& type, const std::string& method,
                       const std::string& reason);
@@ -179,7 +186,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void scheduleRecheck();
     void recheckAccess();
     void endAccess(const std::string& what, const std::string& reason,
-                   const std::vector<std::string>& reasons);
+                   const std::vector<std::string>& reasons,
+                   nlohmann::json details = nlohmann::json::object());
     // An authenticated connection with no open channel is closed after
     // unusedConnectionTimeout (a parked ControlMaster does not live forever).
     void watchUnused();
@@ -210,6 +218,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::optional<std::string> userName_;
     std::optional<UserSpec> spec_;  // nullopt: the name did not parse (treated as unknown)
     bool publicKeyDone_ = false;
+    bool sourceChecked_ = false;  // no lock refuses this connection's source
     int authFailures_ = 0;
     bool busy_ = false;
     bool rerunPosted_ = false;
@@ -249,6 +258,7 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     std::uint64_t inputSeen_ = 0;
     int noticesSent_ = 0;  // 1: five minutes, 2: one minute
     bool limitReached_ = false;
+    bool recordingFailed_ = false;  // a channel's recording failed: the session ended
     bool upstreamFailureAudited_ = false;
     bool draining_ = false;
     bool recheckBusy_ = false;

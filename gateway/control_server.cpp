@@ -10,6 +10,8 @@
 #include <boost/asio/write.hpp>
 #include <memory>
 
+#include "db/locks.hpp"
+
 namespace portcullis::gateway {
 namespace {
 
@@ -18,6 +20,16 @@ using nlohmann::json;
 
 json failure(const std::string& message) {
     return {{"ok", false}, {"error", message}};
+}
+
+// A reason for a terminal: at most `limit` bytes, controls as '?'.
+std::string printableLine(const std::string& text, std::size_t limit) {
+    std::string out;
+    for (char c : text.substr(0, limit)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    return out;
 }
 
 // One client of the control socket: one request line, one response line.
@@ -203,13 +215,18 @@ json ControlServer::handle(const std::string& line) const {
         if (request.contains("by") && request["by"].is_string()) {
             by = request["by"].get<std::string>().substr(0, 64);
         }
-        std::string printable;
-        for (char c : by) {
-            const auto u = static_cast<unsigned char>(c);
-            printable += (u < 0x20 || u >= 0x7f) ? '?' : c;
+        // Shown on the user's terminal: one line, no control characters
+        // (the CLI refuses them; a raw client gets them replaced).
+        std::string reason;
+        if (request.contains("reason")) {
+            if (!request["reason"].is_string())
+                return failure("bad request: kill's \"reason\" is a string");
+            reason = db::shownReason(request["reason"].get<std::string>());
         }
-        if (!handlers_.kill(id, printable)) return failure("no live session " + id.substr(0, 64));
-        log_.info("control.kill", {{"session", id}, {"by", printable}});
+        const std::string operatorName = printableLine(by, 64);
+        if (!handlers_.kill(id, operatorName, reason))
+            return failure("no live session " + id.substr(0, 64));
+        log_.info("control.kill", {{"session", id}, {"by", operatorName}, {"reason", reason}});
         return {{"ok", true}};
     }
     if (op == "recheck") {

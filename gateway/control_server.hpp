@@ -4,7 +4,8 @@
 // mode 0600, served on the io_context: one JSON request line in, one JSON
 // response line out, then the connection closes.
 //   {"op":"list"}                          -> {"ok":true,"sessions":[...]}
-//   {"op":"kill","id":"...","by":"name"}   -> {"ok":true} | {"ok":false,"error":...}
+//   {"op":"kill","id":"...","by":"name"[,"reason":"text"]}
+//                                          -> {"ok":true} | {"ok":false,"error":...}
 //   {"op":"recheck"[,"account":"name"]}    -> {"ok":true,"connections":N}
 // Access: the socket's mode (root and the service user), and the peer's
 // SO_PEERCRED uid must be 0 or the daemon's own.
@@ -31,8 +32,10 @@ inline constexpr std::chrono::seconds kControlReadTimeout{5};
 struct ControlHandlers {
     // Every live session as a JSON object (any thread).
     std::function<nlohmann::json()> list;
-    // Ends a live session; false when no live session has this id.
-    std::function<bool(const std::string& id, const std::string& by)> kill;
+    // Ends a live session, telling its user `reason` (may be empty); false
+    // when no live session has this id.
+    std::function<bool(const std::string& id, const std::string& by, const std::string& reason)>
+        kill;
     // Re-checks the connections of `account` ("": every connection) now;
     // returns how many were asked.
     std::function<int(const std::string& account)> recheck;

@@ -102,10 +102,10 @@ Result<void> Server::prepare() {
     // The control socket first: once the port answers, control.sock is there.
     control_ = std::make_unique<ControlServer>(
         io_, stateDir_.controlSocket(),
-        ControlHandlers{
-            [this] { return listLive(); },
-            [this](const std::string& id, const std::string& by) { return killSession(id, by); },
-            [this](const std::string& account) { return recheckAccount(account); }},
+        ControlHandlers{[this] { return listLive(); },
+                        [this](const std::string& id, const std::string& by,
+                               const std::string& reason) { return killSession(id, by, reason); },
+                        [this](const std::string& account) { return recheckAccount(account); }},
         log_);
     if (auto ok = control_->open(); !ok) return ok;
     boost::system::error_code ec;
@@ -144,10 +144,10 @@ nlohmann::json Server::listLive() {
     return out;
 }
 
-bool Server::killSession(const std::string& id, const std::string& by) {
+bool Server::killSession(const std::string& id, const std::string& by, const std::string& reason) {
     const auto live = liveConnections();
     for (auto& c : live) {
-        if (c->kill(id, by)) return true;
+        if (c->kill(id, by, reason)) return true;
     }
     return false;
 }

@@ -59,7 +59,7 @@ class Server {
     void reportSyslogDrops();
     // Control socket requests (any thread).
     nlohmann::json listLive();
-    bool killSession(const std::string& id, const std::string& by);
+    bool killSession(const std::string& id, const std::string& by, const std::string& reason);
     int recheckAccount(const std::string& account);
     // A snapshot of the connections still alive (any thread).
     std::vector<std::shared_ptr<ClientConnection>> liveConnections();

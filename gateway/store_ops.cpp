@@ -22,7 +22,34 @@ db::AuditEvent event(const std::string& type, const std::string& actor, const Pe
     return e;
 }
 
+std::optional<db::Lock> refuseIfLocked(DbContext& ctx, const db::LockQuery& query,
+                                       const std::string& account, const std::string& method,
+                                       const PeerInfo& peer) {
+    auto locks = db::Locks(ctx.db).matching(query, systemNow());
+    if (locks.empty()) return std::nullopt;
+    const auto& lock = locks.front();
+    ctx.audit.record(event("auth.locked", account, peer,
+                           {{"account", account},
+                            {"method", method},
+                            {"result", "failure"},
+                            {"reason", db::lockKindName(lock.kind) + "_locked"},
+                            {"lock_id", lock.id},
+                            {"lock", lock.subject()},
+                            {"lock_reason", lock.reason}}));
+    return lock;
+}
+
 }  // namespace
+
+std::optional<db::Lock> sourceLock(DbContext& ctx, const std::string& account,
+                                   const std::string& method, const PeerInfo& peer) {
+    return refuseIfLocked(ctx, {"", "", peer.address}, account, method, peer);
+}
+
+std::optional<db::Lock> accountLock(DbContext& ctx, const std::string& account,
+                                    const std::string& method, const PeerInfo& peer) {
+    return refuseIfLocked(ctx, {account, "", peer.address}, account, method, peer);
+}
 
 bool checkPublicKey(DbContext& ctx, const std::string& account, const std::string& blob,
                     const std::string& keyType, const std::string& fingerprint,
@@ -84,6 +111,10 @@ AccessOutcome decideAccess(DbContext& ctx, const db::AccessRequest& request,
         {"allowed", out.decision.allowed},
         {"reasons", out.decision.reasons}};
     if (out.decision.grantId) details["grant_id"] = *out.decision.grantId;
+    if (request.destination) details["destination"] = request.destination->toString();
+    if (!out.decision.forwardPatterns.empty())
+        details["allowed_destinations"] = out.decision.forwardPatterns;
+    if (out.decision.lock) details["lock_id"] = out.decision.lock->id;
     ctx.audit.record(event("policy.decision", request.account, peer, std::move(details)));
     return out;
 }
@@ -99,6 +130,15 @@ std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& acc
 }
 
 LiveVerdict recheckLive(DbContext& ctx, const LiveCheck& check, const db::LimitCeiling& ceiling) {
+    // A lock ends what it concerns first, whatever else holds.
+    const db::LockQuery query{check.account, check.session ? check.session->target : "",
+                              check.address};
+    if (auto locks = db::Locks(ctx.db).matching(query, systemNow()); !locks.empty()) {
+        LiveVerdict locked;
+        locked.reasons = {locks.front().denialReason()};
+        locked.lock = locks.front();
+        return locked;
+    }
     db::Accounts accounts(ctx.db);
     const auto account = accounts.find(check.account);
     // A removed account (or one removed and added again under the same name)
@@ -116,9 +156,22 @@ LiveVerdict recheckLive(DbContext& ctx, const LiveCheck& check, const db::LimitC
     LiveVerdict verdict;
     db::Policy policy(ctx.db);
     const auto& session = *check.session;
+    // Each kind in use, and each open forward's destination.
+    std::vector<db::AccessRequest> requests;
     for (const auto kind : session.channels) {
         db::AccessRequest request{check.account, session.login, session.target, kind, systemNow()};
         request.ongoing = true;  // a failure lock-out does not end a live session
+        request.source = check.address;
+        if (kind != db::Channel::forward || session.forwards.empty()) {
+            requests.push_back(request);
+            continue;
+        }
+        for (const auto& destination : session.forwards) {
+            request.destination = destination;
+            requests.push_back(request);
+        }
+    }
+    for (const auto& request : requests) {
         auto decision = policy.decide(request, ceiling);
         if (decision.allowed) {
             if (!verdict.decision) verdict.decision = std::move(decision);

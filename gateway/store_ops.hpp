@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/secret_bytes.hpp"
+#include "db/locks.hpp"
 #include "db/otp_guard.hpp"
 #include "db/policy.hpp"
 #include "db/recordings.hpp"
@@ -24,6 +25,14 @@ struct PeerInfo {
     std::string address;  // IP only (throttling is per address)
     int port = 0;
 };
+
+// Locks (SPEC §16): the lock that refuses this source (before any factor),
+// or this account or source (once the key is proven), if any; a refusal is
+// audited as auth.locked (method: the request's method).
+std::optional<db::Lock> sourceLock(DbContext& ctx, const std::string& account,
+                                   const std::string& method, const PeerInfo& peer);
+std::optional<db::Lock> accountLock(DbContext& ctx, const std::string& account,
+                                    const std::string& method, const PeerInfo& peer);
 
 // Publickey factor: is this (signature-verified) key registered to the account?
 // Audits auth.publickey. Unknown accounts simply have no keys.
@@ -53,14 +62,16 @@ std::vector<std::string> reachableTargets(DbContext& ctx, const std::string& acc
 // key that passed its first factor, and the live session's decision, if any.
 struct LiveCheck {
     std::string account;
+    std::string address;                    // the client's (source locks)
     std::optional<std::int64_t> accountId;  // the account that authenticated
     std::string keyBlob;
     std::string keyFingerprint;
     struct Session {
         std::string login;
         std::string target;
-        std::vector<db::Channel> channels;    // every kind in use
-        std::optional<std::int64_t> grantId;  // the grant that governs it now
+        std::vector<db::Channel> channels;           // every kind in use
+        std::optional<std::int64_t> grantId;         // the grant that governs it now
+        std::vector<ForwardDestination> forwards{};  // destinations of open forwards
     };
     std::optional<Session> session;
 };
@@ -71,6 +82,8 @@ struct LiveVerdict {
     // The session's decision again (when it may go on): its governing grant
     // and limits now, which may differ after grants were added or revoked.
     std::optional<db::Decision> decision;
+    // An administrator's lock ends it (reasons then hold its denial).
+    std::optional<db::Lock> lock{};
 };
 // Throws db::Error when the store fails (the caller retries, then fails closed).
 LiveVerdict recheckLive(DbContext& ctx, const LiveCheck& check, const db::LimitCeiling& ceiling);

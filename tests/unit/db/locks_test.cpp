@@ -149,6 +149,11 @@ TEST_F(LocksTest, RefusesLocksThatWouldLockNobodyOrCannotBeShown) {
         locks_.add(LockKind::user, "alice", std::string(201, 'x'), "root", std::nullopt, kNow)
             .ok());
     EXPECT_FALSE(locks_.add(LockKind::user, "alice", "past", "root", kNow - 1s, kNow).ok());
+    // C1 controls, direction overrides and broken UTF-8 would act on or hide text.
+    for (const char* bad : {"c1 \xc2\x9b" "2J", "bidi \xe2\x80\xae", "raw \x9b", "cut \xe2\x80"})
+        EXPECT_FALSE(checkShownReason(bad).ok()) << bad;
+    EXPECT_TRUE(checkShownReason("Müller's laptop — INC-7").ok());
+    EXPECT_EQ(shownReason("a\x1b" "[2Jb"), "a?[2Jb");
     EXPECT_TRUE(locks_.list(kNow, true).empty());
 }
 
