@@ -10,6 +10,7 @@
 //   account.locked  source.throttled  policy.decision  session.start session.end
 //   session.expired session.kill  session.recording recording.checkpoint  pam.auth
 //   audit.checkpoint (syslog)  admin.<object>.<verb> (admin.user.add, admin.grant.add, ...)
+//   auth.locked session.locked connection.locked (locks)  forward.refused
 // No secret (code, TOTP secret, recovery code, key material) may appear in
 // details; record() refuses a details object with a key named like one
 // ("code", "secret", "password", "recovery_code", "otp", "private_key").

@@ -41,7 +41,7 @@ struct SessionRecord {
     std::string gateway;
     TimePoint startedAt{};
     std::optional<TimePoint> endedAt;
-    std::string status;  // active, closed, expired, killed, idle, revoked, aborted, failed
+    std::string status;  // active, closed, expired, killed, idle, revoked, locked, aborted, failed
     std::string endReason;
     std::int64_t bytesIn = 0;
     std::int64_t bytesOut = 0;
