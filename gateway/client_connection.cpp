@@ -18,17 +18,6 @@ namespace portcullis::gateway {
 namespace {
 
 // "the window ... closes" -> "the window ... closed" (the end of a session).
-std::string pastTense(const std::string& cause) {
-    for (const auto& [now, past] : {std::pair{" closes", " closed"}, {" expires", " expired"}}) {
-        if (cause.size() > std::string_view(now).size() &&
-            cause.compare(cause.size() - std::string_view(now).size(), std::string::npos, now) ==
-                0) {
-            return cause.substr(0, cause.size() - std::string_view(now).size()) + past;
-        }
-    }
-    return cause;
-}
-
 // Each ssh_event_dopoll reads at most 4 KiB from a socket (libssh's
 // MAX_BUF_SIZE); a readiness event is worth up to this many rounds (256 KiB).
 constexpr int kMaxPollRounds = 64;
@@ -1037,7 +1026,7 @@ std::optional<std::string> ClientConnection::boundElsewhere(const AccessOutcome&
 // An allowed channel: the first decision gives the session its limits
 // (SPEC §5) and connects the upstream; the channel waits for it.
 void ClientConnection::admit(std::uint64_t bridgeId, const AccessOutcome& outcome) {
-    if (!grantId_) adoptLimits(outcome.decision);
+    if (!limits_.grantId()) limits_.adopt(outcome.decision);
     if (!upstream_) startUpstream(*outcome.target, outcome.decision.login);
     allowed_.push_back(Allowed{bridgeId, outcome.target->name, outcome.decision.login});
 }
@@ -1206,7 +1195,7 @@ void ClientConnection::startSessionRow(const std::string& channel) {
     start.account = spec_->account;
     start.login = upstream_->login();
     start.target = upstream_->target().name;
-    start.grantId = grantId_;
+    start.grantId = limits_.grantId();
     start.source = peer_.address;
     start.gateway = services_.gatewayId;
     start.startedAt = systemNow();
@@ -1220,7 +1209,7 @@ void ClientConnection::startSessionRow(const std::string& channel) {
                                 {"login", start.login},
                                 {"target", start.target}});
     fireDb([start, channel](DbContext& ctx) { startSession(ctx, start, channel); });
-    sessionStarted_ = lastInput_ = std::chrono::steady_clock::now();
+    limits_.start(std::chrono::steady_clock::now());
     checkLimits();
 }
 
@@ -1233,7 +1222,7 @@ std::unique_ptr<ChannelRecorder> ClientConnection::makeRecorder(const ChannelBri
     meta.login = session_->login;
     meta.target = session_->target;
     meta.source = peer_.address;
-    meta.grantId = grantId_;
+    meta.grantId = limits_.grantId();
     meta.kind = db::channelName(bridge.kind());
     meta.command = bridge.command();
     if (const auto& pty = bridge.pty()) {
@@ -1327,57 +1316,21 @@ void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
     }
 }
 
-// Once a second while a session runs: the time limit (from the session's
-// start, and never past the grant's expiry) with notices 5 and 1 minute
-// before, and the idle timeout (no input from the client).
+// While a session runs: the time limit (from the session's start, and never
+// past the grant's forced end) with notices 5 and 1 minute before, and the
+// idle timeout (no input from the client); SessionLimits decides, this acts.
 void ClientConnection::checkLimits() {
     if (phase_ != Phase::open || limitReached_) return;
     const auto now = std::chrono::steady_clock::now();
     noteInput(now);
-    auto left = std::chrono::ceil<Seconds>(sessionStarted_ + maxSession_ - now);
-    // The grant's window closing or its expiry may come first: notices name it.
-    bool forced = false;
-    if (endsBy_) {
-        const auto untilForced = std::chrono::ceil<Seconds>(*endsBy_ - systemNow());
-        forced = untilForced < left;
-        left = std::min(left, untilForced);
-    }
-    if (maxSession_.count() > 0 || endsBy_) {
-        if (left.count() <= 0) {
-            return endForLimit("expired",
-                               forced ? pastTense(endsByCause_) : "session time limit reached",
-                               "session.expired");
-        }
-        const int due = left <= std::chrono::minutes(1)   ? 2
-                        : left <= std::chrono::minutes(5) ? 1
-                                                          : 0;
-        if (due > noticesSent_) {
-            noticesSent_ = due;
-            const std::string text = "this session ends in " + formatDuration(left) + " (" +
-                                     (forced ? endsByCause_ : std::string("time limit")) + ")";
-            for (auto& slot : bridges_) slot.bridge->notice(text);
-        }
-    }
-    if (idleTimeout_.count() > 0 && now - lastInput_ >= idleTimeout_) {
-        return endForLimit("idle", "session idle for " + formatDuration(idleTimeout_),
-                           "session.idle");
-    }
+    const auto due = limits_.check(now, systemNow(), kLivePublishInterval);
+    using Action = SessionLimits::Check::Action;
+    if (due.action == Action::expired) return endForLimit("expired", due.text, "session.expired");
+    if (due.action == Action::idle) return endForLimit("idle", due.text, "session.idle");
+    if (due.action == Action::notice)
+        for (auto& slot : bridges_) slot.bridge->notice(due.text);
     publishLive();
-    // Sleep until something is due (a notice, the end, the idle deadline)
-    // instead of ticking: idle sessions cost no CPU.
-    auto next = now + kLivePublishInterval;
-    if (maxSession_.count() > 0 || endsBy_) {
-        auto exact = sessionStarted_ + maxSession_ - now;
-        if (maxSession_.count() == 0) exact = std::chrono::steady_clock::duration::max() / 2;
-        if (endsBy_)
-            exact = std::min<std::chrono::steady_clock::duration>(exact, *endsBy_ - systemNow());
-        const auto endAt = now + exact;
-        for (const auto mark :
-             {endAt - std::chrono::minutes(5), endAt - std::chrono::minutes(1), endAt})
-            if (mark > now) next = std::min(next, mark);
-    }
-    if (idleTimeout_.count() > 0) next = std::min(next, lastInput_ + idleTimeout_);
-    limitTimer_.expires_at(std::max(next, now + std::chrono::milliseconds(20)));
+    limitTimer_.expires_at(due.nextCheck);
     limitTimer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
         if (ec || self->phase_ == Phase::closed) return;
         self->checkLimits();
@@ -1389,33 +1342,17 @@ void ClientConnection::checkLimits() {
 void ClientConnection::noteInput(std::chrono::steady_clock::time_point now) {
     std::uint64_t input = bytesIn_;
     for (auto& slot : bridges_) input += slot.bridge->bytesIn();
-    if (input != inputSeen_) {
-        inputSeen_ = input;
-        lastInput_ = now;
-    }
-}
-
-void ClientConnection::adoptLimits(const db::Decision& decision) {
-    grantId_ = decision.grantId;
-    maxSession_ = decision.maxSession;
-    idleTimeout_ = decision.idleTimeout;
-    endsBy_ = decision.endsBy;
-    endsByCause_ = decision.endsByCause;
+    limits_.noteInput(input, now);
 }
 
 // The line a terminal channel shows before the target's first output (issue
 // 13): under which grant, until when at the latest, and that it is recorded.
 std::string ClientConnection::sessionBanner() const {
-    const auto started = session_ ? session_->startedAt : systemNow();
-    TimePoint end = started + maxSession_;
-    std::string why = "time limit " + formatDuration(maxSession_);
-    if (endsBy_ && *endsBy_ < end) {
-        end = *endsBy_;
-        why = endsByCause_;
-    }
+    const auto end = limits_.latestEnd(session_ ? session_->startedAt : systemNow());
     return (spec_ ? spec_->account : std::string()) + " as " + upstream_->login() + " on " +
-           upstream_->target().name + " under grant #" + std::to_string(grantId_.value_or(0)) +
-           "; ends " + clockTimeUtc(end, systemNow()) + " at the latest (" + why +
+           upstream_->target().name + " under grant #" +
+           std::to_string(limits_.grantId().value_or(0)) + "; ends " +
+           clockTimeUtc(end.at, systemNow()) + " at the latest (" + end.why +
            "); this session is recorded";
 }
 
@@ -1488,9 +1425,7 @@ void ClientConnection::publishLive() {
             l.bytesIn += slot.bridge->bytesIn();
             l.bytesOut += slot.bridge->bytesOut();
         }
-        l.idleSeconds =
-            std::chrono::duration_cast<Seconds>(std::chrono::steady_clock::now() - lastInput_)
-                .count();
+        l.idleSeconds = limits_.idleFor(std::chrono::steady_clock::now()).count();
         live = std::move(l);
     }
     const std::lock_guard lock(liveMutex_);
@@ -1551,7 +1486,7 @@ void ClientConnection::recheckAccess() {
         }
         if (kinds.empty() && sessionChannel_) kinds.push_back(*sessionChannel_);
         check.session = LiveCheck::Session{session_->login, session_->target, std::move(kinds),
-                                           grantId_, std::move(forwards)};
+                                           limits_.grantId(), std::move(forwards)};
     }
     recheckBusy_ = true;
     runDb<LiveVerdict>(
@@ -1599,15 +1534,10 @@ void ClientConnection::recheckAccess() {
 // governs it now, with that grant's limits (from the session's start), and
 // the user is told when that moves its end.
 void ClientConnection::regrant(const db::Decision& decision) {
-    if (decision.grantId == grantId_ && decision.maxSession == maxSession_ &&
-        decision.idleTimeout == idleTimeout_ && decision.endsBy == endsBy_) {
-        return;
-    }
-    const auto before = grantId_;
-    adoptLimits(decision);
-    noticesSent_ = 0;  // the new end gets its own notices
+    const auto before = limits_.grantId();
+    if (!limits_.adopt(decision)) return;
     log_.info("session.regranted",
-              {{"conn", id_}, {"from", before.value_or(0)}, {"to", grantId_.value_or(0)}});
+              {{"conn", id_}, {"from", before.value_or(0)}, {"to", limits_.grantId().value_or(0)}});
     fireDb([account = auditName(), peer = peer_, session = session_->id, from = before.value_or(0),
             decision](DbContext& ctx) {
         auditEvent(ctx, "session.regranted", account, peer,
@@ -1619,7 +1549,7 @@ void ClientConnection::regrant(const db::Decision& decision) {
                     {"idle_timeout_s", decision.idleTimeout.count()},
                     {"ends_by", decision.endsBy ? formatIso8601(*decision.endsBy) : ""}});
     });
-    if (before != grantId_) {
+    if (before != limits_.grantId()) {
         for (auto& slot : bridges_) {
             if (slot.bridge->hasPty())
                 slot.bridge->notice("the grants changed: " + sessionBanner());

@@ -23,6 +23,7 @@
 #include "gateway/config.hpp"
 #include "gateway/db_pool.hpp"
 #include "gateway/log.hpp"
+#include "gateway/session_limits.hpp"
 #include "gateway/ssh_handles.hpp"
 #include "gateway/ssh_io.hpp"
 #include "gateway/store_ops.hpp"
@@ -170,7 +171,6 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     // operations, a failed recording).
     void auditChannelEvents(ChannelBridge& bridge);
     void checkLimits();
-    void adoptLimits(const db::Decision& decision);
     void regrant(const db::Decision& decision);
     std::string sessionBanner() const;
     void noteInput(std::chrono::steady_clock::time_point now);
@@ -247,16 +247,8 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
         std::string login;
     };
     std::vector<Allowed> allowed_;
-    std::optional<std::int64_t> grantId_;
-    // Limits of the decision that opened the session (SPEC §5).
-    Seconds maxSession_{0};
-    Seconds idleTimeout_{0};
-    std::optional<TimePoint> endsBy_;
-    std::string endsByCause_;  // what endsBy_ is, for notices ("grant #6 expires")
-    std::chrono::steady_clock::time_point sessionStarted_;
-    std::chrono::steady_clock::time_point lastInput_;
-    std::uint64_t inputSeen_ = 0;
-    int noticesSent_ = 0;  // 1: five minutes, 2: one minute
+    // The governing grant and its limits (SPEC §5).
+    SessionLimits limits_;
     bool limitReached_ = false;
     bool recordingFailed_ = false;  // a channel's recording failed: the session ended
     bool upstreamFailureAudited_ = false;
