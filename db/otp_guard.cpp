@@ -27,6 +27,32 @@ constexpr std::size_t kRecoveryCodeSymbols = 12;
 // Codes longer than this are not looked at at all (nothing valid is longer).
 constexpr std::size_t kMaxCodeLength = 64;
 
+// The code without the spaces and dashes people type to group digits
+// ("123 456", "123-456"): the gateway and the PAM module alike, so that a
+// right code is never a failure for how it was typed. Wipes itself.
+class TypedCode {
+  public:
+    explicit TypedCode(std::string_view typed) {
+        if (typed.size() > kMaxCodeLength) {
+            overlong_ = true;
+            return;
+        }
+        text_.reserve(typed.size());
+        for (const char c : typed) {
+            if (c != ' ' && c != '-') text_.push_back(c);
+        }
+    }
+    ~TypedCode() { OPENSSL_cleanse(text_.data(), text_.size()); }
+    TypedCode(const TypedCode&) = delete;
+    TypedCode& operator=(const TypedCode&) = delete;
+    std::string_view view() const { return text_; }
+    bool overlong() const { return overlong_; }
+
+  private:
+    std::string text_;
+    bool overlong_ = false;
+};
+
 struct AccountState {
     std::int64_t id = 0;
     bool enabled = false;
@@ -53,8 +79,9 @@ std::optional<AccountState> loadAccount(Database& db, std::string_view name) {
 }
 
 OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
-                      const GuardConfig& config, std::string_view account, std::string_view code,
-                      const OtpSource& from, FirstFactor firstFactor, TimePoint now) {
+                      const GuardConfig& config, std::string_view account,
+                      std::string_view typedCode, const OtpSource& from, FirstFactor firstFactor,
+                      TimePoint now) {
     const std::string_view source = from.key;
     const std::int64_t nowSecs = toUnix(now);
     const bool proven = firstFactor == FirstFactor::proven;
@@ -114,8 +141,11 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
 
     // (3) The code: a TOTP code when it has the TOTP shape, else a recovery code.
     OtpResult result = OtpResult::badCode;
-    const bool totpShaped =
-        code.size() == static_cast<std::size_t>(config.totp.digits) && isDigits(code);
+    const TypedCode typed(typedCode);
+    const std::string_view code = typed.view();
+    const bool totpShaped = !typed.overlong() &&
+                            code.size() == static_cast<std::size_t>(config.totp.digits) &&
+                            isDigits(code);
     if (totpShaped) {
         std::optional<std::int64_t> step;
         {
@@ -138,7 +168,7 @@ OtpVerdict verifyOnce(Database& db, const MasterKey& key, AuditLog& audit,
                 result = OtpResult::acceptedTotp;
             }
         }
-    } else if (code.size() <= kMaxCodeLength) {
+    } else if (!typed.overlong()) {
         std::string normalized = normalizeRecoveryCode(code);
         if (normalized.size() == kRecoveryCodeSymbols) {
             auto st = db.prepare(

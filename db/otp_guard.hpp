@@ -90,6 +90,9 @@ class OtpGuard {
     OtpGuard(Database& db, const MasterKey& key, AuditLog& audit, GuardConfig config = {})
         : db_(db), key_(key), audit_(audit), config_(config) {}
 
+    // Spaces and dashes in the code are ignored ("123 456", "123-456" and
+    // "ABCD-EFGH-JKLM" are the codes without them), for the gateway and the
+    // PAM module alike.
     // The caller audits the attempt itself (auth.totp / pam.auth); the guard
     // audits `account.locked` when this failure locks the account and
     // `source.throttled` when it starts a source's backoff. Throws db::Error if

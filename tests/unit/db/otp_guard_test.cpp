@@ -123,6 +123,36 @@ TEST_F(OtpGuardTest, WrongAndMalformedCodesAreBadCodes) {
     }
 }
 
+// Issue 13 (login): a right code typed in groups ("123 456", "123-456") is
+// the code; it is never a failure for being spaced, and a wrong code spaced
+// is as wrong as unspaced (one failure, not two).
+TEST_F(OtpGuardTest, SpacesAndDashesInACodeAreIgnored) {
+    const auto code = codeAt(kT0);
+    const std::string spaced = code.substr(0, 3) + " " + code.substr(3);
+    EXPECT_EQ(verify("alice", spaced, kT0).result, OtpResult::acceptedTotp);
+    const TimePoint t1 = kT0 + Seconds{30};
+    const auto next = codeAt(t1);
+    EXPECT_EQ(verify("alice", next.substr(0, 3) + "-" + next.substr(3), t1).result,
+              OtpResult::acceptedTotp);
+    const TimePoint t2 = t1 + Seconds{30};
+    const auto third = codeAt(t2);
+    EXPECT_EQ(verify("alice", " " + third.substr(0, 2) + " - " + third.substr(2) + " ", t2).result,
+              OtpResult::acceptedTotp);
+    EXPECT_EQ(scalar("SELECT failures FROM accounts WHERE name = 'alice'"), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM source_failures"), 0);
+    // Positive control: a spaced code of a used step is still a replay, and a
+    // wrong one spaced is one bad code.
+    EXPECT_EQ(verify("alice", third.substr(0, 3) + " " + third.substr(3), t2).result,
+              OtpResult::replayed);
+    const auto wrong = wrongCodeAt(t2);
+    EXPECT_EQ(verify("alice", wrong.substr(0, 3) + " " + wrong.substr(3), t2).result,
+              OtpResult::badCode);
+    EXPECT_EQ(scalar("SELECT failures FROM accounts WHERE name = 'alice'"), 2);
+    // Other characters still make a code malformed.
+    EXPECT_EQ(verify("alice", code.substr(0, 3) + "." + code.substr(3), t2).result,
+              OtpResult::badCode);
+}
+
 TEST_F(OtpGuardTest, LockOutAfterFiveFailuresAndUnlock) {
     const std::string wrong = wrongCodeAt(kT0);
     for (int i = 1; i < 5; ++i) {
