@@ -2,12 +2,14 @@
 
 #include <security/pam_appl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
 
+#include "db/accounts.hpp"
 #include "db/audit.hpp"
 #include "db/database.hpp"
 #include "db/groups.hpp"
@@ -162,8 +164,23 @@ int authenticate(pam_handle_t* pamh, const ModuleOptions& options, const Log& lo
     if (accountUsable && !looksLikeCode(account)) outcome.account = account;
 
     if (accountUsable && options.group) {
+        // Which of the three it is goes to the log only: the user sees the
+        // same prompts and the same failure in every case.
         db::Groups groups(*database);
-        if (!groups.isMember(*options.group, account)) {
+        const auto all = groups.list();
+        const bool groupExists = std::any_of(
+            all.begin(), all.end(), [&](const db::Group& g) { return g.name == *options.group; });
+        if (!groupExists) {
+            accountUsable = false;
+            outcome.reason = "unknown_group";
+            log.write(LOG_ERR, "group=" + *options.group +
+                                   " names no Portcullis group: nobody passes this stack "
+                                   "(create it with `portcullis group add " +
+                                   *options.group + "`, or fix the PAM line)");
+        } else if (!db::Accounts(*database).find(account)) {
+            accountUsable = false;
+            outcome.reason = "unknown_account";
+        } else if (!groups.isMember(*options.group, account)) {
             accountUsable = false;
             outcome.reason = "not_in_group";
         }
