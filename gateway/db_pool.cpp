@@ -18,7 +18,7 @@ struct DbPool::Worker {
 Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db::MasterKey& key,
                                               const db::GuardConfig& guard, int workers,
                                               Logger& log, std::shared_ptr<db::SyslogSink> syslog) {
-    auto pool = std::make_unique<DbPool>(dir, key, guard, log, std::move(syslog));
+    auto pool = std::make_unique<DbPool>(key, guard, log, std::move(syslog));
     for (int i = 0; i < workers; ++i) {
         auto database = db::Database::open(dir);
         if (!database) return makeError("cannot open the store: " + database.error());
@@ -32,9 +32,9 @@ Result<std::unique_ptr<DbPool>> DbPool::start(const db::StateDir& dir, const db:
     return pool;
 }
 
-DbPool::DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
-               Logger& log, std::shared_ptr<db::SyslogSink> syslog)
-    : dir_(dir), key_(key), guard_(guard), log_(log), syslog_(std::move(syslog)) {}
+DbPool::DbPool(const db::MasterKey& key, const db::GuardConfig& guard, Logger& log,
+               std::shared_ptr<db::SyslogSink> syslog)
+    : key_(key), guard_(guard), log_(log), syslog_(std::move(syslog)) {}
 
 DbPool::~DbPool() {
     stop();

@@ -42,8 +42,8 @@ class DbPool {
                                                  const db::GuardConfig& guard, int workers,
                                                  Logger& log,
                                                  std::shared_ptr<db::SyslogSink> syslog);
-    DbPool(const db::StateDir& dir, const db::MasterKey& key, const db::GuardConfig& guard,
-           Logger& log, std::shared_ptr<db::SyslogSink> syslog);
+    DbPool(const db::MasterKey& key, const db::GuardConfig& guard, Logger& log,
+           std::shared_ptr<db::SyslogSink> syslog);
     ~DbPool();
     DbPool(const DbPool&) = delete;
     DbPool& operator=(const DbPool&) = delete;
@@ -70,7 +70,6 @@ class DbPool {
     struct Worker;
     void run(Worker& worker);
 
-    const db::StateDir& dir_;
     const db::MasterKey& key_;
     db::GuardConfig guard_;
     Logger& log_;
