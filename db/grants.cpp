@@ -252,13 +252,9 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
             .bind(9, g.reason)
             .bind(10, g.createdBy)
             .bind(11, toUnix(now))
-            .bind(12, joinList(g.forwardTo));
-        if (g.expiresAt) {
-            st.bind(8, toUnix(*g.expiresAt));
-        } else {
-            st.bindNull(8);
-        }
-        st.run();
+            .bind(8, toUnix(g.expiresAt))
+            .bind(12, joinList(g.forwardTo))
+            .run();
         id = db_.lastInsertId();
         tx.commit();
     }

@@ -187,13 +187,9 @@ Result<Lock> Locks::add(LockKind kind, std::string_view value, std::string_view 
             .bind(2, stored)
             .bind(3, reason)
             .bind(4, by)
-            .bind(5, toUnix(now));
-        if (expiresAt) {
-            st.bind(6, toUnix(*expiresAt));
-        } else {
-            st.bindNull(6);
-        }
-        st.run();
+            .bind(5, toUnix(now))
+            .bind(6, toUnix(expiresAt))
+            .run();
         id = db_.lastInsertId();
         tx.commit();
     }

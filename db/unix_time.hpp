@@ -1,6 +1,7 @@
 #pragma once
 // The store keeps times as whole Unix seconds (INTEGER columns).
 #include <cstdint>
+#include <optional>
 
 #include "common/time_format.hpp"
 
@@ -8,6 +9,13 @@ namespace portcullis::db {
 
 inline std::int64_t toUnix(TimePoint t) {
     return t.time_since_epoch().count();
+}
+
+// An optional time as an optional column value (none: NULL, through
+// Statement::bind's optional overload).
+inline std::optional<std::int64_t> toUnix(const std::optional<TimePoint>& t) {
+    if (!t) return std::nullopt;
+    return toUnix(*t);
 }
 
 inline TimePoint fromUnix(std::int64_t seconds) {
