@@ -83,8 +83,9 @@ TEST_F(GatewayForwardToTest, OnlyTheNamedDestinationsAreReached) {
     EXPECT_NE(byName.exitCode, 0) << describe(byName);
     EXPECT_FALSE(contains(byName.out, "SSH-2.0")) << describe(byName);
 
-    // Audited: the refused destinations with the allowed patterns.
-    const auto refusals = gw_->audit("forward.refused");
+    // Audited: the refused destinations with the allowed patterns (written
+    // by the gateway's store sequence, possibly after ssh exited).
+    const auto refusals = gw_->awaitAudit("forward.refused", 2);
     ASSERT_EQ(refusals.size(), 2u);
     EXPECT_EQ(refusals[0].event.details.value("destination", ""), "127.0.0.1");
     EXPECT_EQ(refusals[0].event.details.value("destination_port", 0), gw_->port());

@@ -5,6 +5,7 @@
 
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "common/ssh_public_key.hpp"
 #include "db/accounts.hpp"
@@ -150,6 +151,17 @@ std::vector<db::AuditRecord> GatewayFixture::audit(const std::string& type) {
     filter.type = type;
     filter.limit = 10000;
     return log.list(filter);
+}
+
+std::vector<db::AuditRecord> GatewayFixture::awaitAudit(const std::string& type, std::size_t count,
+                                                        std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto records = audit(type);
+    while (records.size() < count && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        records = audit(type);
+    }
+    return records;
 }
 
 int GatewayFixture::countSessions(const std::string& account, const std::string& status) {

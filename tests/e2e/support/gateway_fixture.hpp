@@ -69,6 +69,12 @@ class GatewayFixture {
                std::optional<Seconds> maxSession = std::nullopt,
                std::optional<Seconds> idleTimeout = std::nullopt);
     std::vector<db::AuditRecord> audit(const std::string& type);
+    // The events of `type` once there are at least `count` (the gateway
+    // writes them after the client may already have exited), or what there
+    // is when `timeout` passes.
+    std::vector<db::AuditRecord> awaitAudit(
+        const std::string& type, std::size_t count,
+        std::chrono::milliseconds timeout = std::chrono::seconds(10));
     int countSessions(const std::string& account, const std::string& status);
     db::Database& db() { return *db_; }
 
