@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "admin_cli/arguments.hpp"
+#include "admin_cli/audit_types.hpp"
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
 #include "admin_cli/output.hpp"
@@ -41,7 +42,8 @@ std::string detailsText(const db::AuditRecord& r) {
 void filterOptions(cxxopts::Options& o) {
     // clang-format off
     o.add_options()
-        ("type", "event type, or a prefix: session.* or admin.", cxxopts::value<std::string>(), "T")
+        ("type", "event type (listed below), or a family: session.* or admin.",
+         cxxopts::value<std::string>(), "T")
         ("user", "events by or about this account or operator", cxxopts::value<std::string>(), "U");
     // clang-format on
 }
@@ -66,6 +68,11 @@ void tailOptions(cxxopts::Options& o) {
     // clang-format on
 }
 
+// --type against the types this version writes and those in the store.
+void checkType(Store& store, const db::AuditFilter& filter) {
+    if (filter.type) requireKnownAuditType(*filter.type, store.audit().types());
+}
+
 db::AuditFilter filterFromArguments(const Invocation& inv) {
     db::AuditFilter filter;
     if (const auto type = inv.option("type")) {
@@ -84,6 +91,7 @@ db::AuditFilter filterFromArguments(const Invocation& inv) {
 int auditList(Invocation& inv) {
     const db::AuditFilter filter = filterFromArguments(inv);
     Store store(inv.globals());
+    checkType(store, filter);
     const auto records = store.audit().list(filter);
     if (inv.json()) {
         json out = json::array();
@@ -213,6 +221,7 @@ void printTailLine(const Invocation& inv, const db::AuditRecord& r) {
 int auditTail(Invocation& inv) {
     db::AuditFilter filter = filterFromArguments(inv);
     Store store(inv.globals());
+    checkType(store, filter);
     InterruptHandler handler;
     std::int64_t lastId = 0;
     for (const auto& r : store.audit().list(filter)) {
@@ -249,7 +258,8 @@ std::vector<CommandSpec> auditCommands() {
          .usage = "[--since ISO8601|DUR] [--type T] [--user U] [--limit N]",
          .summary = "audit events, oldest first (the newest N, default 100)",
          .run = auditList,
-         .options = listOptions},
+         .options = listOptions,
+         .moreHelp = printAuditTypes},
         {.path = "audit verify",
          .usage = "[--anchor ID:HASH]...",
          .summary = "check the hash chain, audit.log and the anchors; exit 1 and list the "
@@ -264,7 +274,8 @@ std::vector<CommandSpec> auditCommands() {
          .usage = "[--type T] [--user U] [--limit N]",
          .summary = "the last events, then new ones as they come (until Ctrl-C)",
          .run = auditTail,
-         .options = tailOptions},
+         .options = tailOptions,
+         .moreHelp = printAuditTypes},
     };
 }
 

@@ -4,6 +4,7 @@
 // its part of the table (userCommands(), ...); dispatcher.cpp joins them.
 #include <cstddef>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,7 @@ struct Globals {
     std::optional<std::string> stateDir;  // --state-dir DIR
     bool json = false;                    // --json
     bool help = false;                    // --help / -h
+    bool version = false;                 // --version (before any command word)
 };
 
 struct CommandSpec;
@@ -68,6 +70,8 @@ struct CommandSpec {
     int minArgs = 0;
     int maxArgs = 0;
     bool rawArgs = false;  // arguments are passed through unparsed
+    // Printed after the flags by --help (e.g. the audit event types).
+    void (*moreHelp)(std::ostream&) = nullptr;
 };
 
 std::vector<CommandSpec> initCommands();
@@ -79,5 +83,9 @@ std::vector<CommandSpec> auditCommands();
 std::vector<CommandSpec> sessionCommands();
 std::vector<CommandSpec> throttleCommands();
 std::vector<CommandSpec> lockCommands();
+std::vector<CommandSpec> completionCommands();
+
+// The whole table, in the order --help lists it (dispatcher.cpp).
+const std::vector<CommandSpec>& commandTable();
 
 }  // namespace portcullis::cli

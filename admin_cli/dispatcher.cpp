@@ -32,20 +32,6 @@ std::string joinWords(const Words& words, std::size_t count) {
     return out;
 }
 
-const std::vector<CommandSpec>& commandTable() {
-    static const std::vector<CommandSpec> table = [] {
-        std::vector<CommandSpec> all;
-        for (auto family :
-             {initCommands, userCommands, groupCommands, targetCommands, grantCommands,
-              auditCommands, sessionCommands, throttleCommands, lockCommands}) {
-            auto part = family();
-            all.insert(all.end(), part.begin(), part.end());
-        }
-        return all;
-    }();
-    return table;
-}
-
 // Does `prefix` start the path of some command?
 bool isPathPrefix(const Words& prefix) {
     return std::any_of(commandTable().begin(), commandTable().end(), [&](const CommandSpec& c) {
@@ -71,6 +57,7 @@ constexpr std::string_view kGlobalHelp =
     "  --json           machine output: JSON objects and arrays, snake_case keys, ISO 8601 UTC "
     "times\n"
     "  -h, --help       help for any command or group, e.g. `portcullis user key add --help`\n"
+    "  --version        the version of portcullis\n"
     "\n"
     "Exit codes: 0 success, 1 refused/failed/not found/denied, 2 usage error.\n";
 
@@ -143,6 +130,10 @@ std::size_t takeGlobalFlag(const Words& args, std::size_t i, Globals& globals) {
         globals.help = true;
         return 1;
     }
+    if (a == "--version") {
+        globals.version = true;
+        return 1;
+    }
     if (a == "--state-dir") {
         if (i + 1 >= args.size()) throw UsageError("--state-dir needs a directory");
         globals.stateDir = args[i + 1];
@@ -196,6 +187,7 @@ int runLeaf(const CommandSpec& spec, Globals globals, const Words& rest) {
     if (flags.count("state-dir")) globals.stateDir = flags["state-dir"].as<std::string>();
     if (globals.help) {
         std::cout << options.help({"", "Global"});
+        if (spec.moreHelp) spec.moreHelp(std::cout);
         return kExitOk;
     }
 
@@ -254,6 +246,10 @@ int dispatch(const Words& args) {
         throw UsageError("unknown command `" + joinWords(words, words.size()) +
                          (words.empty() ? "" : " ") + a + "` (" + seeHelp + ")");
     }
+    if (globals.version && words.empty()) {
+        std::cout << "portcullis " << PORTCULLIS_VERSION << '\n';
+        return kExitOk;
+    }
     if (globals.help) {
         if (words.empty()) {
             printTopHelp(std::cout);
@@ -270,6 +266,20 @@ int dispatch(const Words& args) {
 }
 
 }  // namespace
+
+const std::vector<CommandSpec>& commandTable() {
+    static const std::vector<CommandSpec> table = [] {
+        std::vector<CommandSpec> all;
+        for (auto family :
+             {initCommands, userCommands, groupCommands, targetCommands, grantCommands,
+              auditCommands, sessionCommands, throttleCommands, lockCommands, completionCommands}) {
+            auto part = family();
+            all.insert(all.end(), part.begin(), part.end());
+        }
+        return all;
+    }();
+    return table;
+}
 
 int run(int argc, char** argv) {
     try {

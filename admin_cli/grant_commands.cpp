@@ -36,6 +36,7 @@ std::string requireTargetPattern(const std::string& value) {
                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                         "0123456789._-*?[]!") == std::string::npos;
     if (!ok) throw UsageError("`" + value + "` is not a target name or glob (e.g. cosigner-*)");
+    requireUsage(db::checkTargetGlob(value), "TARGET");
     return value;
 }
 
@@ -105,6 +106,10 @@ int grantAdd(Invocation& inv) {
     const TimePoint now = systemNow();
     const db::Grant request = grantFromArguments(inv, now);
     Store store(inv.globals(), Store::Access::change);
+    // A plain name that is no target, or a broken glob, is a typo (exit 2); a
+    // glob that matches nothing yet may be meant, and is only warned about.
+    const auto matching =
+        requireUsage(db::Grants(store.db()).targetsNamedBy(request.targetPattern), "TARGET");
     const db::Grant g = require(db::Grants(store.db()).add(request, now));
     json details = grantJson(g, now);
     for (const char* key : {"status", "revoked_at", "revoked_by", "created_at", "created_by"}) {
@@ -114,9 +119,17 @@ int grantAdd(Invocation& inv) {
     details.erase("id");
     store.recordChange("admin.grant.add", std::move(details));
     if (inv.json()) {
-        printJson(grantJson(g, now));
+        json out = grantJson(g, now);
+        out["matching_targets"] = matching;
+        printJson(out);
     } else {
         std::cout << "granted #" << g.id << ": " << describeGrant(g) << '\n';
+    }
+    if (matching.empty()) {
+        printError("warning: " + g.targetPattern + " matches no target now: grant #" +
+                   std::to_string(g.id) +
+                   " reaches nothing until a target of a matching name is added (see "
+                   "`portcullis target list`)");
     }
     return kExitOk;
 }

@@ -14,6 +14,7 @@
 #include "admin_cli/operator_name.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/session_recordings.hpp"
+#include "admin_cli/sftp_operations.hpp"
 #include "admin_cli/store.hpp"
 #include "admin_cli/typed_lines.hpp"
 #include "db/grants.hpp"
@@ -176,6 +177,7 @@ std::string grantText(const json& grant) {
 // What reading a recording tells beyond its seal: an exec channel that
 // carried a whole SFTP session, and typed lines that cannot be trusted.
 struct ContentNotes {
+    std::optional<std::string> command;  // an exec channel's command line (from the header)
     bool carriedSftp = false;
     std::int64_t typedLines = 0;
     std::int64_t approximateLines = 0;
@@ -195,7 +197,7 @@ ContentNotes readContentNotes(const db::StateDir& dir, const db::RecordingRow& r
         notes.typedLines += static_cast<std::int64_t>(lines.size());
         for (const auto& line : lines) notes.approximateLines += line.approximate ? 1 : 0;
     };
-    (void)recording::readRecording(*file, [&](const recording::RecordingEvent& e) {
+    const auto summary = recording::readRecording(*file, [&](const recording::RecordingEvent& e) {
         if (!terminal) {
             // Only the first input bytes matter for a .rec.
             if (e.stream == 'i') sftp.input(e.data);
@@ -207,6 +209,9 @@ ContentNotes readContentNotes(const db::StateDir& dir, const db::RecordingRow& r
     });
     if (terminal) count(typed.finish());
     notes.carriedSftp = row.kind == "exec" && sftp.carriesSftp();
+    if (summary && summary->header.contains("command") && summary->header["command"].is_string()) {
+        notes.command = summary->header["command"].get<std::string>();
+    }
     return notes;
 }
 
@@ -214,8 +219,13 @@ std::string kindText(const db::RecordingRow& row, const ContentNotes& notes) {
     return notes.carriedSftp ? row.kind + " (carried SFTP)" : row.kind;
 }
 
-json recordingJson(const db::RecordingRow& row, const SealCheck& check, const ContentNotes& notes) {
+json recordingJson(const db::RecordingRow& row, const SealCheck& check, const ContentNotes& notes,
+                   const std::vector<SftpOperationView>& sftp) {
+    json operations = json::array();
+    for (const auto& op : sftp) operations.push_back(sftpOperationJson(op));
     return {{"channel", row.channel},
+            {"command", notes.command ? json(*notes.command) : json()},
+            {"sftp_operations", isSftpChannel(row) ? operations : json()},
             {"kind", row.kind},
             {"format", row.format},
             {"path", row.path},
@@ -240,16 +250,19 @@ int sessionShow(Invocation& inv) {
     const auto audited = AuditedSeals::load(store.audit(), r.id);
     std::vector<SealCheck> checks;
     std::vector<ContentNotes> notes;
+    std::vector<std::vector<SftpOperationView>> sftp;
     for (const auto& row : rows) {
         checks.push_back(checkSeal(store.dir(), row, r.status == "active", audited));
         notes.push_back(readContentNotes(store.dir(), row));
+        sftp.push_back(isSftpChannel(row) ? sftpOperations(store.audit(), rows, row)
+                                          : std::vector<SftpOperationView>{});
     }
     if (inv.json()) {
         json out = recordJson(r);
         out["grant"] = grant;
         json recordings = json::array();
         for (std::size_t i = 0; i < rows.size(); ++i) {
-            recordings.push_back(recordingJson(rows[i], checks[i], notes[i]));
+            recordings.push_back(recordingJson(rows[i], checks[i], notes[i], sftp[i]));
         }
         out["recordings"] = recordings;
         printJson(out);
@@ -279,6 +292,18 @@ int sessionShow(Invocation& inv) {
     }
     table.print(std::cout, "none");
     for (std::size_t i = 0; i < rows.size(); ++i) {
+        // What ran: the command of an exec channel, the files of an sftp one.
+        if (notes[i].command) {
+            std::cout << "channel " << rows[i].channel
+                      << ": command: " << printableLine(*notes[i].command) << '\n';
+        }
+        if (isSftpChannel(rows[i])) {
+            std::cout << "channel " << rows[i].channel << ": sftp, " << sftp[i].size()
+                      << " file operation(s)" << (sftp[i].empty() ? "" : ":") << '\n';
+            for (const auto& op : sftp[i]) std::cout << "    " << sftpOperationLine(op) << '\n';
+        }
+    }
+    for (std::size_t i = 0; i < rows.size(); ++i) {
         if (checks[i].problem() && !checks[i].detail.empty()) {
             std::cout << "channel " << rows[i].channel << ": " << printableLine(checks[i].detail)
                       << '\n';
@@ -306,9 +331,9 @@ void killOptions(cxxopts::Options& o) {
 }
 
 int sessionKill(Invocation& inv) {
-    const std::string& id = inv.arg(0);
     const auto reason = inv.option("reason");
     if (reason) requireUsage(db::checkShownReason(*reason), "--reason");
+    const std::string id = resolveSessionId(Store(inv.globals()).db(), inv.arg(0));
     const auto socket = resolveStateDir(inv.globals()).controlSocket();
     nlohmann::json request{{"op", "kill"}, {"id", id}, {"by", operatorName()}};
     if (reason && !reason->empty()) request["reason"] = *reason;

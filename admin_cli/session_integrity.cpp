@@ -127,7 +127,7 @@ std::vector<VerifyProblem> goneFromTheStore(Store& store, const AuditedSeals& au
 }
 
 int sessionVerify(Invocation& inv) {
-    const auto id = inv.optionalArg(0);
+    auto id = inv.optionalArg(0);
     const bool all = inv.flag("all");
     if (all == id.has_value()) {
         throw UsageError("give one session ID or --all: usage: " + inv.commandLine() + " " +
@@ -138,6 +138,7 @@ int sessionVerify(Invocation& inv) {
     std::set<std::string> active;
     if (id) {
         const db::SessionRecord session = requireSession(store.db(), *id);
+        id = session.id;  // the whole id of a prefix
         rows = db::Recordings(store.db()).forSession(session.id);
         if (session.status == "active") active.insert(session.id);
     } else {

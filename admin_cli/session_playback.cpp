@@ -20,6 +20,7 @@
 #include "admin_cli/command.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/session_recordings.hpp"
+#include "admin_cli/sftp_operations.hpp"
 #include "admin_cli/store.hpp"
 #include "admin_cli/terminal_filter.hpp"
 #include "admin_cli/typed_lines.hpp"
@@ -148,23 +149,37 @@ class ExportTarget {
     bool committed_ = false;
 };
 
-// One recording of one session, ready to read.
+// One recording of one session, ready to read, with its seal checked.
 struct Source {
     db::SessionRecord session;
     db::RecordingRow row;
     fs::path file;
     Format format = Format::cast;
+    SealCheck seal;
+    // An sftp channel: its file operations (from the audit), which play and
+    // export --format text show instead of the binary SFTP stream.
+    bool sftp = false;
+    std::vector<SftpOperationView> sftpOperations;
 };
 
+// The recording to review. Its seal is checked before it is read, and a
+// mismatch is said on stderr at once (a missing file is a Failure).
 Source openSource(Invocation& inv) {
     const std::optional<int> channel = channelOption(inv);
     Store store(inv.globals());
     Source s;
     s.session = requireSession(store.db(), inv.arg(0));
-    s.row =
-        chooseRecording(s.session, db::Recordings(store.db()).forSession(s.session.id), channel);
+    const auto rows = db::Recordings(store.db()).forSession(s.session.id);
+    s.row = chooseRecording(s.session, rows, channel);
+    if (isSftpChannel(s.row)) {
+        s.sftp = true;
+        s.sftpOperations = sftpOperations(store.audit(), rows, s.row);
+    }
     s.file = requireRecordingFile(store.dir(), s.row);
     s.format = require(recording::formatOf(s.file));
+    s.seal = checkSeal(store.dir(), s.row, s.session.status == "active",
+                       AuditedSeals::load(store.audit(), s.session.id));
+    if (const auto warning = sealWarning(s.row, s.seal); !warning.empty()) printError(warning);
     return s;
 }
 
@@ -181,6 +196,18 @@ void finishReading(const Source& source, const Result<recording::ReadSummary>& s
                    "verify " +
                    source.session.id + "`)");
     }
+}
+
+// The operations list of an sftp channel, as play and export --format text show it.
+void writeSftpOperations(const Source& source, ByteSink& sink) {
+    const std::string where = "session " + recording::displayText(source.session.id) + " channel " +
+                              std::to_string(source.row.channel);
+    sink.write(where + ": sftp, " + std::to_string(source.sftpOperations.size()) +
+               " file operation(s) (from the audit chain; the SFTP stream itself: `portcullis "
+               "session export " +
+               recording::displayText(source.session.id) + " --channel " +
+               std::to_string(source.row.channel) + " --format raw --stream i -o FILE`)\n");
+    for (const auto& op : source.sftpOperations) sink.write("  " + sftpOperationLine(op) + "\n");
 }
 
 // ---- play -------------------------------------------------------------------
@@ -326,6 +353,13 @@ int sessionPlay(Invocation& inv) {
     std::optional<Micros> idleLimit;
     if (const auto text = inv.option("idle-limit")) idleLimit = requireIdleLimit(*text);
     const Source source = openSource(inv);
+    if (source.sftp) {
+        // Binary protocol, nothing a terminal should show: the files it moved.
+        ByteSink out(STDOUT_FILENO, "standard output");
+        writeSftpOperations(source, out);
+        out.flush();
+        return kExitOk;
+    }
     const json header = require(readRecordingHeader(source.file));
     if (!idleLimit && header.contains("idle_time_limit") && header["idle_time_limit"].is_number() &&
         header["idle_time_limit"].get<double>() >= 0) {
@@ -510,6 +544,8 @@ int sessionExport(Invocation& inv) {
         copyFile(source, target.sink(), target.toTerminal());
     } else if (format == "cast") {
         recToCast(source, target.sink(), target.toTerminal());
+    } else if (format == "text" && source.sftp) {
+        writeSftpOperations(source, target.sink());
     } else if (format == "text") {
         exportText(source, stream, target.sink());
     } else {
@@ -523,12 +559,19 @@ int sessionExport(Invocation& inv) {
                        {"format", format},
                        {"stream", stream ? json(std::string(1, *stream)) : json()},
                        {"file", target.path().string()},
-                       {"bytes", target.sink().written()}});
+                       {"bytes", target.sink().written()},
+                       {"seal", stateCode(source.seal.state)}});
         } else {
             std::cout << "exported session " << source.session.id << " channel "
                       << source.row.channel << " (" << format << ", " << target.sink().written()
                       << " bytes) to " << target.path().string() << '\n';
         }
+    }
+    if (source.seal.problem()) {
+        printError(
+            "exported, but the recording does not match its seal (see the warning "
+            "above): exit 1");
+        return kExitFailure;
     }
     return kExitOk;
 }

@@ -325,6 +325,22 @@ SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool s
     return check;
 }
 
+std::string sealWarning(const db::RecordingRow& row, const SealCheck& check) {
+    if (!check.problem() && !check.unverifiable()) return "";
+    const std::string where =
+        "session " + printableLine(row.sessionId) + " channel " + std::to_string(row.channel);
+    std::string text = "warning: " + where + ": ";
+    if (check.unverifiable()) {
+        text += "only the start of this recording is vouched for (" + printableLine(check.detail) +
+                "); what follows it cannot be verified";
+    } else {
+        text += "the recording does not match its seal (" + verifyLabel(check.state) +
+                (check.detail.empty() ? "" : ": " + printableLine(check.detail)) +
+                "); what it shows may not be what was recorded";
+    }
+    return text + " (see `portcullis session verify " + printableLine(row.sessionId) + "`)";
+}
+
 std::string showLabel(SealState state) {
     switch (state) {
         case SealState::intact:
@@ -409,9 +425,33 @@ std::string stateCode(SealState state) {
     return "unknown";
 }
 
-db::SessionRecord requireSession(db::Database& db, const std::string& id) {
+std::string resolveSessionId(db::Database& db, const std::string& text) {
+    constexpr int kShownCandidates = 10;
+    db::Sessions sessions(db);
+    if (sessions.find(text)) return text;
+    const std::string shown = printableLine(text, 80);
+    if (text.empty() || text.size() < kMinSessionPrefix) {
+        throw Failure("no session " + shown +
+                      " (see `portcullis session list`; a prefix of an id " + "needs at least " +
+                      std::to_string(kMinSessionPrefix) + " characters)");
+    }
+    const auto ids = sessions.idsStartingWith(text, kShownCandidates + 1);
+    if (ids.empty()) throw Failure("no session " + shown + " (see `portcullis session list`)");
+    if (ids.size() == 1) return ids.front();
+    std::string list;
+    for (std::size_t i = 0; i < ids.size() && i < kShownCandidates; ++i) {
+        list += (list.empty() ? "" : ", ") + printableLine(ids[i]);
+    }
+    if (ids.size() > kShownCandidates) list += ", ...";
+    throw UsageError("session id prefix " + shown + " is ambiguous: " + list +
+                     " (give more characters)");
+}
+
+db::SessionRecord requireSession(db::Database& db, const std::string& text) {
+    const std::string id = resolveSessionId(db, text);
     auto record = db::Sessions(db).find(id);
-    if (!record) throw Failure("no session " + id + " (see `portcullis session list`)");
+    if (!record)
+        throw Failure("no session " + printableLine(id) + " (see `portcullis session list`)");
     return std::move(*record);
 }
 

@@ -110,6 +110,12 @@ class AuditedSeals {
 // problem, a match is unverifiableTail, no checkpoint at all is unsealed.
 SealCheck checkSeal(const db::StateDir& dir, const db::RecordingRow& row, bool sessionActive,
                     const AuditedSeals& audited);
+// What `play`, `export` and `search` print on stderr before reading a
+// recording whose seal does not match, or that only matches up to its last
+// checkpoint (issue 13: a review never shows a tampered recording as if it
+// were the real one): "warning: session ID channel N ...". Empty when the
+// recording matches, is still being written or recorded nothing.
+std::string sealWarning(const db::RecordingRow& row, const SealCheck& check);
 // As `session show` prints it: "intact", "MODIFIED", "TRUNCATED", "missing", ...
 std::string showLabel(SealState state);
 // As `session verify` prints it: "ok", "modified", "truncated", "missing file", ...
@@ -117,8 +123,14 @@ std::string verifyLabel(SealState state);
 // The --json value: "intact", "modified", "truncated", "missing", "active", "unsealed", ...
 std::string stateCode(SealState state);
 
-// The session, or a Failure that says how to find one.
-db::SessionRecord requireSession(db::Database& db, const std::string& id);
+// The full id of the session `text` names: the id itself, or a unique prefix
+// of at least kMinSessionPrefix characters (as git names commits). An
+// ambiguous prefix is a UsageError listing the candidates, an unknown id a
+// Failure that says how to find one.
+inline constexpr std::size_t kMinSessionPrefix = 4;
+std::string resolveSessionId(db::Database& db, const std::string& text);
+// The session `text` names (resolveSessionId), or a Failure.
+db::SessionRecord requireSession(db::Database& db, const std::string& text);
 // --channel N: that recording; without it the lowest channel (with a note on
 // stderr when the session has more). A Failure when there is none.
 db::RecordingRow chooseRecording(const db::SessionRecord& session,

@@ -180,6 +180,7 @@ class LineScanner {
 };
 
 struct Searched {
+    SealCheck seal;  // checked before the recording was read
     std::vector<Match> matches;
     std::int64_t startedAtUnix = 0;  // the header's timestamp
     bool carriesSftp = false;        // an exec channel whose input is an SFTP session
@@ -324,6 +325,7 @@ json matchJson(const db::SessionRecord& s, const Searched& searched, const Match
             {"stream", m.stream},
             {"approximate", m.approximate},
             {"carried_sftp", searched.carriesSftp},
+            {"seal", stateCode(searched.seal.state)},
             {"line", m.line},
             {"before", m.before},
             {"after", m.after}};
@@ -388,16 +390,23 @@ int sessionSearch(Invocation& inv) {
         regexes.push_back(std::make_unique<Regex>(inv.arg(0), inv.flag("ignore-case")));
     }
     const db::StateDir& dir = store.dir();
+    // Every recording read is checked against its seal first (issue 13).
+    const AuditedSeals audited = AuditedSeals::load(store.audit(), std::nullopt);
     // Each recording is searched against the whole limit; what goes past it is
     // dropped here, in order.
     const auto work = [&](const Job& job, unsigned worker) -> Result<Searched> {
         Budget own{budget.limit, 0};
-        return searchRecording(requireRecordingFile(dir, *job.row), *job.row, *regexes[worker],
-                               static_cast<std::size_t>(context), own);
+        const fs::path file = requireRecordingFile(dir, *job.row);
+        const SealCheck seal = checkSeal(dir, *job.row, job.session->status == "active", audited);
+        auto searched = searchRecording(file, *job.row, *regexes[worker],
+                                        static_cast<std::size_t>(context), own);
+        if (searched) searched->seal = seal;
+        return searched;
     };
 
     json results = json::array();
     std::size_t searchedRecordings = 0;
+    std::size_t unsealed = 0;  // recordings read that do not match their seal, or unreadable
     Progress progress("searched", "sessions", sessions.size());
     OrderedWorkers workers(jobs, threads, work);
     for (std::size_t i = 0; i < jobs.size() && !budget.full(); ++i) {
@@ -408,9 +417,15 @@ int sessionSearch(Invocation& inv) {
         if (!*searched) {
             progress.clear();
             printError("skipped: " + searched->error());
+            ++unsealed;  // a missing or unreadable recording is not what was sealed either
             continue;
         }
         const auto& found = searched->value();
+        if (const auto warning = sealWarning(*jobs[i].row, found.seal); !warning.empty()) {
+            progress.clear();
+            printError(warning);
+            if (found.seal.problem()) ++unsealed;
+        }
         if (!found.matches.empty()) progress.clear();
         for (const auto& m : found.matches) {
             if (budget.full()) break;
@@ -431,12 +446,17 @@ int sessionSearch(Invocation& inv) {
                    " matching lines (--limit); narrow with --since, --user or --target, or "
                    "raise --limit");
     }
+    if (unsealed > 0) {
+        printError(std::to_string(unsealed) + " of the " + std::to_string(searchedRecordings) +
+                   " recordings searched do not match their seal (see the warnings above): "
+                   "exit 1");
+    }
     if (budget.found == 0) {
         printError("no match in " + std::to_string(searchedRecordings) + " recordings of " +
                    std::to_string(sessions.size()) + " sessions");
         return kExitFailure;
     }
-    return kExitOk;
+    return unsealed > 0 ? kExitFailure : kExitOk;
 }
 
 }  // namespace

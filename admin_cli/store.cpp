@@ -10,7 +10,9 @@ db::StateDir resolveStateDir(const Globals& globals) {
 }
 
 Store::Store(const Globals& globals, Access access)
-    : dir_(resolveStateDir(globals)), db_(require(db::Database::open(dir_))), audit_(db_, &dir_) {
+    : dir_(resolveStateDir(globals)),
+      db_(require(db::Database::open(dir_, {.readOnly = access == Access::read}))),
+      audit_(db_, &dir_) {
     if (access == Access::change) change_.emplace(db_);
 }
 

@@ -21,6 +21,8 @@ db::StateDir resolveStateDir(const Globals& globals);
 
 class Store {
   public:
+    // Access::read opens the database read-only (never migrated), so that the
+    // review commands work on an evidence snapshot on read-only media.
     // Access::change opens one write transaction for the whole command: the
     // change and its audit event (recordChange) commit together, or neither.
     enum class Access { read, change };

@@ -59,7 +59,11 @@ SshPublicKey hostKeyToPin(const Invocation& inv, const std::string& name, const 
                           int port) {
     if (const auto line = inv.option("host-key")) {
         auto key = SshPublicKey::parseLine(*line);
-        if (!key) throw Failure("--host-key: not a valid SSH public key: " + key.error());
+        // A malformed flag value, as for every other flag: a usage error.
+        if (!key) {
+            throw UsageError("--host-key: not a valid SSH public key ('TYPE BASE64'): " +
+                             key.error());
+        }
         return std::move(key).value();
     }
     SshPublicKey key = require(scanHostKey(host, port));

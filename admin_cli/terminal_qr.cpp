@@ -18,41 +18,47 @@ struct QrCodeFree {
 };
 using QrCodePtr = std::unique_ptr<QRcode, QrCodeFree>;
 
-constexpr int kQuietZone = 4;  // modules of light border on every side (ISO 18004)
-
 }  // namespace
 
-Result<std::string> renderTerminalQr(std::string_view text) {
+Result<std::string> renderTerminalQr(std::string_view text, QrBackground background) {
     const std::string input(text);
-    QrCodePtr code(QRcode_encodeString(input.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1));
+    QrCodePtr code(QRcode_encodeString(input.c_str(), 0, QR_ECLEVEL_L, QR_MODE_8, 1));
     if (!code) return makeError("cannot draw a QR code for this text (too long?)");
 
     const int width = code->width;
-    const int size = width + 2 * kQuietZone;
-    // Dark module at (x, y) of the bordered image; the border is light.
+    const int size = width + 2 * kQrQuietZone;
+    // Dark module at (x, y) of the bordered image; the border is light, and
+    // so is the padding half row under an odd number of rows.
     auto dark = [&](int x, int y) {
-        x -= kQuietZone;
-        y -= kQuietZone;
+        x -= kQrQuietZone;
+        y -= kQrQuietZone;
         if (x < 0 || y < 0 || x >= width || y >= width) return false;
         return (code->data[y * width + x] & 1) != 0;
     };
+    // A half is drawn (in the foreground colour) when it is light on a dark
+    // background, dark on a light one.
+    const bool drawDark = background == QrBackground::light;
+    auto drawn = [&](int x, int y) { return dark(x, y) == drawDark; };
 
     std::string out;
     for (int y = 0; y < size; y += 2) {
+        std::string row;
         for (int x = 0; x < size; ++x) {
-            const bool topLight = !dark(x, y);
-            const bool bottomLight = y + 1 < size ? !dark(x, y + 1) : false;
-            if (topLight && bottomLight) {
-                out += "\u2588";  // █
-            } else if (topLight) {
-                out += "\u2580";  // ▀
-            } else if (bottomLight) {
-                out += "\u2584";  // ▄
+            const bool top = drawn(x, y);
+            const bool bottom = y + 1 < size ? drawn(x, y + 1) : !drawDark;
+            if (top && bottom) {
+                row += "\u2588";  // █
+            } else if (top) {
+                row += "\u2580";  // ▀
+            } else if (bottom) {
+                row += "\u2584";  // ▄
             } else {
-                out += ' ';
+                row += ' ';
             }
         }
+        out += row;
         out += '\n';
+        OPENSSL_cleanse(row.data(), row.size());
     }
     return out;
 }

@@ -8,11 +8,23 @@
 
 namespace portcullis::cli {
 
-// Encodes `text` (error correction level M) and draws it with a 4-module
-// quiet zone. Light modules are drawn as blocks (the terminal's foreground)
-// and dark modules as spaces, as `qrencode -t UTF8` does, so the code reads
-// right on the usual light-on-dark terminal; scanners also accept it inverted.
-// The drawing encodes `text`: wipe it after use when `text` is secret.
-Result<std::string> renderTerminalQr(std::string_view text);
+// The terminal's background, which the drawing cannot know: blocks are drawn
+// in the terminal's foreground colour, spaces show its background.
+enum class QrBackground {
+    dark,   // light text on dark: light modules are blocks (as `qrencode -t UTF8`)
+    light,  // dark text on light: dark modules are blocks
+};
+
+// Rows of kQuietZone light modules around the code: scanners need a margin,
+// and 2 (not ISO's 4) keeps the usual otpauth URI within 24 rows of 80 columns.
+inline constexpr int kQrQuietZone = 2;
+
+// Encodes `text` (error correction level L: a screen is not a worn label, and
+// L keeps the usual otpauth URI at version 6, 41 modules: 45 columns and 23
+// rows with the quiet zone) and draws it so that it reads right, dark modules
+// dark, on a terminal with that background; scanners do not all read a code
+// drawn inverted. The drawing encodes `text`: wipe it after use when `text`
+// is secret.
+Result<std::string> renderTerminalQr(std::string_view text, QrBackground background);
 
 }  // namespace portcullis::cli

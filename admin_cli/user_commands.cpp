@@ -344,12 +344,26 @@ struct ShownEnrollment {
 
 void totpEnrollOptions(cxxopts::Options& o) {
     // clang-format off
-    o.add_options()("issuer", "issuer shown in the authenticator app",
-                    cxxopts::value<std::string>()->default_value(std::string(kDefaultIssuer)), "S");
+    o.add_options()
+        ("issuer", "issuer shown in the authenticator app",
+         cxxopts::value<std::string>()->default_value(std::string(kDefaultIssuer)), "S")
+        ("qr", "the QR code for a dark terminal background, a light one, or none",
+         cxxopts::value<std::string>()->default_value("dark"), "dark|light|none")
+        ("force", "replace the TOTP secret and recovery codes of an enrolled account");
     // clang-format on
 }
 
-void printEnrollment(const std::string& name, const ShownEnrollment& shown) {
+// --qr: how to draw the QR code, or not at all.
+std::optional<QrBackground> requireQrOption(const std::string& value) {
+    if (value == "dark") return QrBackground::dark;
+    if (value == "light") return QrBackground::light;
+    if (value == "none") return std::nullopt;
+    throw UsageError("--qr: expected dark (a dark terminal background), light or none, got `" +
+                     value + "`");
+}
+
+void printEnrollment(const std::string& name, const ShownEnrollment& shown,
+                     std::optional<QrBackground> qrBackground) {
     const db::Enrollment& e = shown.enrollment;
     std::cout << "TOTP enrolled for account " << name << ".\n"
               << "WARNING: the secret and the recovery codes below are shown only once and\n"
@@ -357,12 +371,18 @@ void printEnrollment(const std::string& name, const ShownEnrollment& shown) {
                  "authenticator app now, and keep the recovery codes offline.\n\n"
               << "URI:    " << e.uri << '\n'
               << "Secret: " << shown.secretText << "  (base32; SHA1, 6 digits, 30 s)\n\n";
-    auto qr = renderTerminalQr(e.uri);
-    if (qr) {
-        std::cout << *qr << '\n';
-        wipe(*qr);
-    } else {
-        std::cout << "(no QR code: " << qr.error() << ")\n\n";
+    if (qrBackground) {
+        auto qr = renderTerminalQr(e.uri, *qrBackground);
+        if (qr) {
+            std::cout << *qr
+                      << (*qrBackground == QrBackground::dark
+                              ? "(drawn for a dark terminal background; on a light one: --qr=light)"
+                              : "(drawn for a light terminal background; on a dark one: --qr=dark)")
+                      << "\n\n";
+            wipe(*qr);
+        } else {
+            std::cout << "(no QR code: " << qr.error() << ")\n\n";
+        }
     }
     std::cout << "Recovery codes (each works once, instead of a TOTP code):\n";
     for (const auto& code : e.recoveryCodes) std::cout << "  " << code << '\n';
@@ -375,10 +395,16 @@ int totpEnroll(Invocation& inv) {
     if (issuer.empty() || issuer.find(':') != std::string::npos) {
         throw UsageError("--issuer: give a non-empty name without ':'");
     }
+    const auto qrBackground = requireQrOption(inv.optionOr("qr"));
     Store store(inv.globals(), Store::Access::change);
     db::Accounts accounts(store.db());
     const bool replaced = require(accounts.find(name)).totpEnrolled;
     const db::MasterKey key = store.masterKey();
+    if (replaced && !inv.flag("force")) {
+        throw Failure("account " + name +
+                      " is enrolled already: enrolling again replaces its TOTP secret and "
+                      "recovery codes, and the old ones stop working; add --force to do that");
+    }
     ShownEnrollment shown{require(accounts.enrollTotp(name, key, issuer, systemNow())), {}};
     shown.secretText = base32Encode(shown.enrollment.secret.view());
     store.recordChange("admin.user.totp.enroll",
@@ -394,7 +420,7 @@ int totpEnroll(Invocation& inv) {
         wipe(out);
     } else {
         if (replaced) std::cout << "(the earlier TOTP secret and recovery codes no longer work)\n";
-        printEnrollment(name, shown);
+        printEnrollment(name, shown, qrBackground);
     }
     return kExitOk;
 }
@@ -468,8 +494,9 @@ std::vector<CommandSpec> userCommands() {
          .minArgs = 2,
          .maxArgs = 2},
         {.path = "user totp enroll",
-         .usage = "NAME [--issuer S]",
-         .summary = "new TOTP secret: URI, QR code and 10 recovery codes, shown once",
+         .usage = "NAME [--issuer S] [--qr dark|light|none] [--force]",
+         .summary = "new TOTP secret: URI, QR code and 10 recovery codes, shown once "
+                    "(--force: replace an enrolled one)",
          .run = totpEnroll,
          .options = totpEnrollOptions,
          .minArgs = 1,

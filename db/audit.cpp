@@ -320,6 +320,13 @@ std::vector<AuditRecord> AuditLog::list(const AuditFilter& filter) {
     return out;
 }
 
+std::vector<std::string> AuditLog::types() {
+    auto st = db_.prepare("SELECT DISTINCT type FROM audit_events ORDER BY type");
+    std::vector<std::string> out;
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+}
+
 AuditHead AuditLog::head() {
     auto st = db_.prepare("SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1");
     if (st.step()) return {st.int64(0), st.text(1)};

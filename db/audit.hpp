@@ -108,6 +108,8 @@ class AuditLog {
 
     std::vector<AuditRecord> list(const AuditFilter& filter);
     AuditHead head();
+    // The distinct event types in the chain (audit list --type checks a typo).
+    std::vector<std::string> types();
     // The chain (every row's hash and link), the anchors, and, with a mirror
     // directory, the chain against audit.log in both directions (SPEC §15):
     // audit.log missing, unreadable or with lines that do not parse; a row

@@ -24,6 +24,11 @@ class StateDir;
 
 struct OpenOptions {
     bool create = false;  // only `portcullis init` creates a store
+    // For commands that only read (audit verify, session list, ...): the
+    // store is opened read-only and never migrated, so that they work on an
+    // evidence snapshot on read-only media (see openFile). Without it, a
+    // store on a read-only file system is refused saying so.
+    bool readOnly = false;
     std::chrono::milliseconds busyTimeout{5000};
 };
 
@@ -33,6 +38,11 @@ class Database {
   public:
     static Result<Database> open(const StateDir& dir, const OpenOptions& options = {});
     // For tests and tools: a file path, created if options.create.
+    // Read-only, a WAL store is opened with mode=ro, which reads the -wal
+    // through the -shm (using or creating it); where the -shm can be neither
+    // (a read-only medium without one), with immutable=1 when there is no
+    // -wal to lose, and refused when a -wal with events in it would be
+    // ignored (copy the snapshot to a writable place then).
     static Result<Database> openFile(const std::filesystem::path& file,
                                      const OpenOptions& options = {});
 
@@ -49,6 +59,8 @@ class Database {
   private:
     friend class Transaction;
     explicit Database(SqlitePtr db) : db_(std::move(db)) {}
+    static Result<Database> openReadOnly(const std::filesystem::path& file,
+                                         const OpenOptions& options);
     SqlitePtr db_;
     Transaction* active_ = nullptr;  // the innermost open transaction
 };

@@ -9,6 +9,7 @@
 #include "common/glob.hpp"
 #include "common/user_spec.hpp"
 
+#include "db/targets.hpp"
 #include "db/unix_time.hpp"
 
 namespace portcullis::db {
@@ -150,6 +151,31 @@ Result<void> checkWindowHours(const AccessWindow& window) {
     return {};
 }
 
+Result<void> checkTargetGlob(std::string_view pattern) {
+    const auto refuse = [&](const std::string& why) {
+        return makeError("`" + std::string(pattern) + "` is not a valid target glob: " + why +
+                         " (use * and ?, or a closed set such as cosigner-[12])");
+    };
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        const char c = pattern[i];
+        if (c == ']') return refuse("`]` without its `[`");
+        if (c == '!') return refuse("`!` outside a set");
+        if (c != '[') continue;
+        // A set: an optional '!', then at least one character (a leading ']'
+        // is one), up to the closing ']'.
+        std::size_t j = i + 1;
+        if (j < pattern.size() && pattern[j] == '!') ++j;
+        if (j < pattern.size() && pattern[j] == ']') ++j;
+        while (j < pattern.size() && pattern[j] != ']') {
+            if (pattern[j] == '[') return refuse("`[` inside a set");
+            ++j;
+        }
+        if (j >= pattern.size()) return refuse("the set opened by `[` is not closed");
+        i = j;
+    }
+    return {};
+}
+
 bool isValidLoginName(std::string_view name) {
     if (isValidName(name)) return true;
     return name.size() > 1 && name.back() == '$' && isValidName(name.substr(0, name.size() - 1));
@@ -200,6 +226,9 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
         if (std::find(logins.begin(), logins.end(), login) == logins.end()) logins.push_back(login);
     }
     g.logins = std::move(logins);
+    if (isGlob(g.targetPattern)) {
+        if (auto r = checkTargetGlob(g.targetPattern); !r) return makeError(r.error());
+    }
     if (g.channels.empty()) {
         return makeError("a grant needs at least one channel (shell, exec, sftp, forward)");
     }
@@ -259,6 +288,30 @@ Result<Grant> Grants::add(const Grant& grant, TimePoint now) {
         tx.commit();
     }
     return find(id);
+}
+
+Result<std::vector<std::string>> Grants::targetsNamedBy(const std::string& pattern) {
+    if (!isValidPattern(pattern)) {
+        return makeError("invalid target '" + pattern +
+                         "': a target name or a glob of A-Z a-z 0-9 . _ - * ? [ ] !");
+    }
+    std::vector<std::string> matches;
+    if (!isGlob(pattern)) {
+        if (!Targets(db_).find(pattern)) {
+            return makeError("no target named " + pattern +
+                             " (see `portcullis target list`; add it first with `portcullis "
+                             "target add " +
+                             pattern + " --host H --scan`, or give a glob such as " + pattern +
+                             "*)");
+        }
+        matches.push_back(pattern);
+        return matches;
+    }
+    if (auto r = checkTargetGlob(pattern); !r) return makeError(r.error());
+    for (const auto& t : Targets(db_).list()) {
+        if (globMatch(pattern, t.name)) matches.push_back(t.name);
+    }
+    return matches;
 }
 
 Result<Grant> Grants::find(std::int64_t id) {

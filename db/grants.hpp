@@ -5,6 +5,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/result.hpp"
@@ -30,6 +31,11 @@ Result<void> checkWindowHours(const AccessWindow& window);
 // A Unix login name as a grant or target may name it: a valid name (see
 // isValidName), optionally ending in '$'.
 bool isValidLoginName(std::string_view name);
+
+// A target glob as grants take it: every '[' opens a set that is closed, and
+// ']' and '!' appear only inside one (outside, they could never match a
+// target name, so they are a typo: `cos[igner`).
+Result<void> checkTargetGlob(std::string_view pattern);
 
 inline constexpr Seconds kDefaultMaxSession{60 * 60};
 inline constexpr Seconds kDefaultIdleTimeout{15 * 60};
@@ -68,6 +74,10 @@ class Grants {
     // hours must not start and end at the same minute), forward destinations
     // (only with the forward channel); returns the new grant.
     Result<Grant> add(const Grant& grant, TimePoint now);
+    // What a grant's TARGET names now (issue 13): a plain name must be a
+    // target; a glob must be well formed (see checkTargetGlob). Returns the
+    // targets it matches now: empty for a glob that matches nothing yet.
+    Result<std::vector<std::string>> targetsNamedBy(const std::string& pattern);
     Result<Grant> find(std::int64_t id);
     std::vector<Grant> list(const GrantFilter& filter = {});
     Result<Grant> revoke(std::int64_t id, const std::string& by, TimePoint now);

@@ -83,6 +83,16 @@ std::optional<SessionRecord> Sessions::find(const std::string& id) {
     return readRecord(st);
 }
 
+std::vector<std::string> Sessions::idsStartingWith(const std::string& prefix, int limit) {
+    // substr, not LIKE: '%' and '_' in the prefix are not wildcards.
+    auto st = db_.prepare(
+        "SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT ?2");
+    st.bind(1, prefix).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<std::string> ids;
+    while (st.step()) ids.push_back(st.text(0));
+    return ids;
+}
+
 std::vector<std::string> Sessions::endedBefore(TimePoint cutoff) {
     auto st = db_.prepare(
         "SELECT id FROM sessions WHERE status != 'active' AND ended_at < ? ORDER BY started_at");

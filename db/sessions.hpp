@@ -68,6 +68,9 @@ class Sessions {
 
     std::vector<SessionRecord> list(const SessionFilter& filter);
     std::optional<SessionRecord> find(const std::string& id);
+    // Ids that start with `prefix` (a session named like git names commits),
+    // at most `limit` of them, in id order.
+    std::vector<std::string> idsStartingWith(const std::string& prefix, int limit);
     // Ids of sessions that ended before `cutoff` (prune); active ones never.
     std::vector<std::string> endedBefore(TimePoint cutoff);
     // Removes an ended session and its recording rows; false if none or active.

@@ -1311,8 +1311,10 @@ void ClientConnection::auditChannelEvents(ChannelBridge& bridge) {
         }
     }
     for (auto& op : bridge.takeSftpOperations()) {
-        fireDb([account = meta.account, peer = peer_, session = meta.sessionId, op = std::move(op)](
-                   DbContext& ctx) { auditSftpOperation(ctx, account, peer, session, op); });
+        fireDb([account = meta.account, peer = peer_, session = meta.sessionId,
+                channel = meta.channel, op = std::move(op)](DbContext& ctx) {
+            auditSftpOperation(ctx, account, peer, session, channel, op);
+        });
     }
 }
 

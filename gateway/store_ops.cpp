@@ -378,12 +378,11 @@ int reportLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateR
 }
 
 void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,
-                        const std::string& sessionId, const recording::SftpOperation& op) {
-    nlohmann::json details{{"account", account},
-                           {"session_id", sessionId},
-                           {"path", op.path},
-                           {"result", op.ok ? "ok" : "failed"},
-                           {"status", op.status}};
+                        const std::string& sessionId, int channel,
+                        const recording::SftpOperation& op) {
+    nlohmann::json details{
+        {"account", account}, {"session_id", sessionId},           {"channel", channel},
+        {"path", op.path},    {"result", op.ok ? "ok" : "failed"}, {"status", op.status}};
     if (!op.path2.empty()) details["new_path"] = op.path2;
     if (!op.flags.empty()) details["flags"] = op.flags;
     if (op.op == "close") {

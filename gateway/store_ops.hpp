@@ -109,9 +109,11 @@ void auditRecordingCheckpoint(DbContext& ctx, const std::string& account, const 
 // time, and `recording.unsealed` says what was found against the last
 // checkpoint. Returns how many.
 int reportLeftoverRecordings(DbContext& ctx, const std::filesystem::path& stateRoot);
-// One SFTP file operation as `sftp.<op>` (path, flags, bytes, result).
+// One SFTP file operation as `sftp.<op>` (session and channel, path, flags,
+// bytes, result): what `portcullis session show` lists for the channel.
 void auditSftpOperation(DbContext& ctx, const std::string& account, const PeerInfo& peer,
-                        const std::string& sessionId, const recording::SftpOperation& op);
+                        const std::string& sessionId, int channel,
+                        const recording::SftpOperation& op);
 
 // Any other gateway event (upstream.hostkey_mismatch, flow.window_violation, ...).
 void auditEvent(DbContext& ctx, const std::string& type, const std::string& actor,

@@ -78,6 +78,8 @@ for doc in README.md operator-guide.md pam.md reviewer-guide.md recording-format
     expect_file "/usr/share/doc/portcullis/$doc" -rw-r--r--
 done
 expect_file /usr/share/man/man1/portcullis.1.gz -rw-r--r--
+expect_file /usr/share/bash-completion/completions/portcullis -rw-r--r--
+expect_file /usr/share/zsh/vendor-completions/_portcullis -rw-r--r--
 expect_file /usr/share/man/man8/portcullisd.8.gz -rw-r--r--
 expect_file /usr/share/man/man8/pam_portcullis.8.gz -rw-r--r--
 
