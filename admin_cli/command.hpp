@@ -87,5 +87,7 @@ std::vector<CommandSpec> completionCommands();
 
 // The whole table, in the order --help lists it (dispatcher.cpp).
 const std::vector<CommandSpec>& commandTable();
+// The words of a command path ("user key add" -> {"user", "key", "add"}).
+std::vector<std::string> pathWords(std::string_view path);
 
 }  // namespace portcullis::cli

@@ -6,7 +6,6 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -18,13 +17,6 @@ namespace portcullis::cli {
 namespace {
 
 using Words = std::vector<std::string>;
-
-Words splitWords(std::string_view path) {
-    Words words;
-    std::istringstream in{std::string(path)};
-    for (std::string w; in >> w;) words.push_back(w);
-    return words;
-}
 
 std::string join(const std::set<std::string>& items) {
     std::string out;
@@ -50,7 +42,7 @@ CompletionTable completionTable() {
     next[""].insert("--version");
     table.valueFlags.insert("--state-dir");
     for (const auto& spec : commandTable()) {
-        const Words path = splitWords(spec.path);
+        const Words path = pathWords(spec.path);
         std::string prefix;
         for (const auto& word : path) {
             next[prefix].insert(word);

@@ -16,13 +16,6 @@ namespace {
 
 using Words = std::vector<std::string>;
 
-Words splitWords(std::string_view path) {
-    Words words;
-    std::istringstream in{std::string(path)};
-    for (std::string w; in >> w;) words.push_back(w);
-    return words;
-}
-
 std::string joinWords(const Words& words, std::size_t count) {
     std::string out;
     for (std::size_t i = 0; i < count && i < words.size(); ++i) {
@@ -35,7 +28,7 @@ std::string joinWords(const Words& words, std::size_t count) {
 // Does `prefix` start the path of some command?
 bool isPathPrefix(const Words& prefix) {
     return std::any_of(commandTable().begin(), commandTable().end(), [&](const CommandSpec& c) {
-        const Words path = splitWords(c.path);
+        const Words path = pathWords(c.path);
         return prefix.size() <= path.size() &&
                std::equal(prefix.begin(), prefix.end(), path.begin());
     });
@@ -43,7 +36,7 @@ bool isPathPrefix(const Words& prefix) {
 
 const CommandSpec* findLeaf(const Words& words) {
     for (const auto& c : commandTable()) {
-        if (splitWords(c.path) == words) return &c;
+        if (pathWords(c.path) == words) return &c;
     }
     return nullptr;
 }
@@ -64,7 +57,7 @@ constexpr std::string_view kGlobalHelp =
 void printCommandList(std::ostream& out, const Words& prefix) {
     constexpr std::size_t kColumn = 46;
     for (const auto& c : commandTable()) {
-        const Words path = splitWords(c.path);
+        const Words path = pathWords(c.path);
         if (prefix.size() > path.size() ||
             !std::equal(prefix.begin(), prefix.end(), path.begin())) {
             continue;
@@ -105,7 +98,7 @@ void printGroupHelp(std::ostream& out, const Words& group) {
 std::string subcommandNames(const Words& group) {
     std::vector<std::string> names;
     for (const auto& c : commandTable()) {
-        const Words path = splitWords(c.path);
+        const Words path = pathWords(c.path);
         if (path.size() > group.size() && std::equal(group.begin(), group.end(), path.begin()) &&
             std::find(names.begin(), names.end(), path[group.size()]) == names.end()) {
             names.push_back(path[group.size()]);
@@ -266,6 +259,13 @@ int dispatch(const Words& args) {
 }
 
 }  // namespace
+
+std::vector<std::string> pathWords(std::string_view path) {
+    std::vector<std::string> words;
+    std::istringstream in{std::string(path)};
+    for (std::string w; in >> w;) words.push_back(w);
+    return words;
+}
 
 const std::vector<CommandSpec>& commandTable() {
     static const std::vector<CommandSpec> table = [] {

@@ -31,6 +31,7 @@
 #include "db/sessions.hpp"
 #include "db/state_dir.hpp"
 #include "recording/file_digest.hpp"
+#include "tests/e2e/support/cli_runner.hpp"
 #include "tests/support/process.hpp"
 
 namespace portcullis::test {
@@ -60,11 +61,7 @@ class CliReadOnlyStoreTest : public ::testing::Test {
     }
 
     ProcessResult cli(const fs::path& state, std::vector<std::string> args) {
-        args.insert(args.begin(), {PORTCULLIS_CLI, "--state-dir", state.string()});
-        ProcessOptions options;
-        options.env.emplace("SUDO_USER", "ops-frank");
-        options.unsetEnv.push_back("PORTCULLIS_STATE_DIR");
-        return runProcess(args, options);
+        return runCli(state, std::move(args), "ops-frank");
     }
     void addSession() {
         auto db = db::Database::open(db::StateDir(live_));

@@ -21,6 +21,7 @@
 #include "recording/cast_writer.hpp"
 #include "recording/file_digest.hpp"
 #include "recording/recording_meta.hpp"
+#include "tests/e2e/support/cli_runner.hpp"
 #include "tests/support/process.hpp"
 
 namespace portcullis::test {
@@ -42,12 +43,7 @@ class CliReviewSealTest : public ::testing::Test {
         db_.emplace(std::move(opened).value());
     }
     ProcessResult cli(std::vector<std::string> args) {
-        args.insert(args.begin(), {PORTCULLIS_CLI, "--state-dir", state_.string()});
-        ProcessOptions options;
-        options.env.emplace("SUDO_USER", "ops-dana");
-        options.unsetEnv.push_back("PORTCULLIS_STATE_DIR");
-        options.timeout = std::chrono::seconds(20);
-        return runProcess(args, options);
+        return runCli(state_, std::move(args), "ops-dana", std::chrono::seconds(20));
     }
 
     // An ended shell session whose recording prints `secret-word` and is sealed.

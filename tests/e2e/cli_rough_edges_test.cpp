@@ -20,6 +20,7 @@
 #include "db/sessions.hpp"
 #include "db/state_dir.hpp"
 #include "recording/file_digest.hpp"
+#include "tests/e2e/support/cli_runner.hpp"
 #include "tests/support/process.hpp"
 
 namespace portcullis::test {
@@ -34,11 +35,7 @@ class CliRoughEdgesTest : public ::testing::Test {
   protected:
     void SetUp() override { ASSERT_EQ(cli({"init"}).exitCode, 0); }
     ProcessResult cli(std::vector<std::string> args) {
-        args.insert(args.begin(), {PORTCULLIS_CLI, "--state-dir", state_.string()});
-        ProcessOptions options;
-        options.env.emplace("SUDO_USER", "ops-frank");
-        options.unsetEnv.push_back("PORTCULLIS_STATE_DIR");
-        return runProcess(args, options);
+        return runCli(state_, std::move(args), "ops-frank");
     }
     json cliJson(std::vector<std::string> args, int expectedExit = 0) {
         args.push_back("--json");

@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/support/cli_runner.hpp"
 #include "tests/e2e/support/gateway_fixture.hpp"
 #include "tests/e2e/support/single_target_test.hpp"
 
@@ -29,10 +30,7 @@ using ::testing::Not;
 class CliSessionChannelsTest : public SingleTargetTest {
   protected:
     ProcessResult cli(std::vector<std::string> args) {
-        args.insert(args.begin(), {PORTCULLIS_CLI, "--state-dir", gw_->stateDir().root().string()});
-        ProcessOptions options;
-        options.unsetEnv.push_back("PORTCULLIS_STATE_DIR");
-        return runProcess(args, options);
+        return runCli(gw_->stateDir().root(), std::move(args));
     }
     json cliJson(std::vector<std::string> args) {
         args.push_back("--json");

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/e2e/support/cli_runner.hpp"
 #include "tests/support/process.hpp"
 
 namespace portcullis::test {
@@ -114,11 +115,7 @@ class CliTotpQrTest : public ::testing::Test {
         ASSERT_EQ(cli({"user", "add", "alice"}).exitCode, 0);
     }
     ProcessResult cli(std::vector<std::string> args) {
-        args.insert(args.begin(), {PORTCULLIS_CLI, "--state-dir", state_.string()});
-        ProcessOptions options;
-        options.env.emplace("SUDO_USER", "ops-frank");
-        options.unsetEnv.push_back("PORTCULLIS_STATE_DIR");
-        return runProcess(args, options);
+        return runCli(state_, std::move(args), "ops-frank");
     }
     // What zbarimg reads in the picture, or "" when it finds no code.
     std::string decode(const std::vector<std::string>& lines, bool darkBackground) {
