@@ -10,25 +10,12 @@
 #include <string>
 
 #include "admin_cli/cli_error.hpp"
+#include "common/unique_fd.hpp"
 
 namespace portcullis::cli {
 namespace {
 
 constexpr std::size_t kMaxResponse = 16 * 1024 * 1024;
-
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 }  // namespace
 
@@ -42,7 +29,7 @@ nlohmann::json controlRequest(const std::filesystem::path& socketPath,
         throw Failure("the control socket path is too long: " + path);
     }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
-    Fd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) throw Failure(std::string("cannot create a socket: ") + std::strerror(errno));
     timeval deadline{static_cast<time_t>(timeout.count()), 0};
     ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &deadline, sizeof deadline);

@@ -1,6 +1,6 @@
 #include "admin_cli/host_key_scan.hpp"
 
-#include "admin_cli/ssh_handles.hpp"
+#include "common/ssh_handles.hpp"
 
 namespace portcullis::cli {
 namespace {
@@ -15,7 +15,7 @@ std::string where(const std::string& host, int port) {
 }  // namespace
 
 Result<SshPublicKey> scanHostKey(const std::string& host, int port, std::chrono::seconds timeout) {
-    SshSessionPtr session(ssh_new());
+    SessionPtr session(ssh_new());
     if (!session) return makeError("cannot start an SSH client (out of memory)");
     const bool processConfig = false;
     const long timeoutSeconds = static_cast<long>(timeout.count());
@@ -38,12 +38,12 @@ Result<SshPublicKey> scanHostKey(const std::string& host, int port, std::chrono:
         return makeError("no host key from " + where(host, port) + ": " +
                          ssh_get_error(session.get()));
     }
-    SshKeyPtr key(rawKey);
+    KeyPtr key(rawKey);
     char* rawBase64 = nullptr;
     if (ssh_pki_export_pubkey_base64(key.get(), &rawBase64) != SSH_OK) {
         return makeError("cannot read the host key of " + where(host, port));
     }
-    SshCharPtr base64(rawBase64);
+    CStringPtr base64(rawBase64);
     const char* type = ssh_key_type_to_char(ssh_key_type(key.get()));
     auto parsed =
         SshPublicKey::parseLine(std::string(type ? type : "unknown") + " " + base64.get());

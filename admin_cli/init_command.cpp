@@ -12,8 +12,8 @@
 #include "admin_cli/cli_error.hpp"
 #include "admin_cli/command.hpp"
 #include "admin_cli/output.hpp"
-#include "admin_cli/ssh_handles.hpp"
 #include "admin_cli/store.hpp"
+#include "common/ssh_handles.hpp"
 #include "common/ssh_public_key.hpp"
 #include "db/accounts.hpp"
 #include "db/database.hpp"
@@ -63,22 +63,22 @@ void writeNewFile(const db::StateDir& dir, const fs::path& file, std::string_vie
     require(dir.adopt(file, mode));
 }
 
-SshKeyPtr generateEd25519() {
+KeyPtr generateEd25519() {
     ssh_key raw = nullptr;
     if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw) != SSH_OK) {
         throw Failure("cannot generate an ed25519 key (libssh)");
     }
-    return SshKeyPtr(raw);
+    return KeyPtr(raw);
 }
 
-SshKeyPtr loadPrivateKey(const fs::path& file, const db::StateDir& dir) {
+KeyPtr loadPrivateKey(const fs::path& file, const db::StateDir& dir) {
     ssh_key raw = nullptr;
     if (ssh_pki_import_privkey_file(file.c_str(), nullptr, nullptr, nullptr, &raw) != SSH_OK) {
         throw Failure(relativeName(dir, file) + " in " + dir.root().string() +
                       " is not a readable SSH private key; move it away and run `portcullis init` "
                       "again to create a new one");
     }
-    return SshKeyPtr(raw);
+    return KeyPtr(raw);
 }
 
 // "ssh-ed25519 BASE64 COMMENT"
@@ -87,7 +87,7 @@ std::string publicKeyLine(ssh_key key, const std::string& comment) {
     if (ssh_pki_export_pubkey_base64(key, &raw) != SSH_OK) {
         throw Failure("cannot export a public key (libssh)");
     }
-    SshCharPtr base64(raw);
+    CStringPtr base64(raw);
     return std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + base64.get() + " " +
            comment;
 }
@@ -97,7 +97,7 @@ void writePrivateKey(const db::StateDir& dir, const fs::path& file, ssh_key key)
     if (ssh_pki_export_privkey_base64(key, nullptr, nullptr, nullptr, &raw) != SSH_OK) {
         throw Failure("cannot export a private key (libssh)");
     }
-    SshCharPtr pem(raw);
+    CStringPtr pem(raw);
     const std::size_t size = std::strlen(pem.get());
     std::string_view text(pem.get(), size);
     try {
@@ -113,7 +113,7 @@ void writePrivateKey(const db::StateDir& dir, const fs::path& file, ssh_key key)
 // what it created in `created`. Returns the public key line.
 std::string ensureKeyPair(const db::StateDir& dir, const fs::path& file, const std::string& comment,
                           std::vector<std::string>& created) {
-    SshKeyPtr key;
+    KeyPtr key;
     if (present(file)) {
         key = loadPrivateKey(file, dir);
     } else {

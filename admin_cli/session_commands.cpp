@@ -14,17 +14,31 @@
 #include "admin_cli/operator_name.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/session_recordings.hpp"
-#include "admin_cli/sftp_operations.hpp"
 #include "admin_cli/store.hpp"
-#include "admin_cli/typed_lines.hpp"
 #include "db/grants.hpp"
 #include "db/locks.hpp"
 #include "db/recordings.hpp"
 #include "db/sessions.hpp"
 #include "recording/recording_reader.hpp"
 #include "recording/sftp_handshake.hpp"
+#include "review/seal_check.hpp"
+#include "review/sftp_operations.hpp"
+#include "review/typed_lines.hpp"
 
 namespace portcullis::cli {
+
+using review::AuditedSeals;
+using review::checkSeal;
+using review::isSftpChannel;
+using review::recordingFile;
+using review::SealCheck;
+using review::sftpOperationJson;
+using review::sftpOperationLine;
+using review::sftpOperations;
+using review::SftpOperationView;
+using review::showLabel;
+using review::stateCode;
+using review::TypedLines;
 namespace {
 
 using nlohmann::json;
@@ -288,14 +302,14 @@ int sessionShow(Invocation& inv) {
         const auto size = row.size ? std::optional<std::uint64_t>(*row.size) : checks[i].actualSize;
         table.addRow({std::to_string(row.channel), kindText(row, notes[i]), row.format,
                       size ? std::to_string(*size) : "-", showLabel(checks[i].state),
-                      row.sha256.value_or("-"), printableLine(row.path)});
+                      row.sha256.value_or("-"), recording::displayLine(row.path)});
     }
     table.print(std::cout, "none");
     for (std::size_t i = 0; i < rows.size(); ++i) {
         // What ran: the command of an exec channel, the files of an sftp one.
         if (notes[i].command) {
             std::cout << "channel " << rows[i].channel
-                      << ": command: " << printableLine(*notes[i].command) << '\n';
+                      << ": command: " << recording::displayLine(*notes[i].command) << '\n';
         }
         if (isSftpChannel(rows[i])) {
             std::cout << "channel " << rows[i].channel << ": sftp, " << sftp[i].size()
@@ -305,8 +319,8 @@ int sessionShow(Invocation& inv) {
     }
     for (std::size_t i = 0; i < rows.size(); ++i) {
         if (checks[i].problem() && !checks[i].detail.empty()) {
-            std::cout << "channel " << rows[i].channel << ": " << printableLine(checks[i].detail)
-                      << '\n';
+            std::cout << "channel " << rows[i].channel << ": "
+                      << recording::displayLine(checks[i].detail) << '\n';
         }
         if (notes[i].carriedSftp) {
             std::cout << "channel " << rows[i].channel
@@ -318,7 +332,7 @@ int sessionShow(Invocation& inv) {
                       << " of " << notes[i].typedLines
                       << " typed lines are approximate (typed while the terminal did not echo, "
                          "or recalled from history); see `portcullis session export "
-                      << printableLine(r.id) << " --channel " << rows[i].channel
+                      << recording::displayLine(r.id) << " --channel " << rows[i].channel
                       << " --format text --stream i`\n";
         }
     }

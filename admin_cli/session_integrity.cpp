@@ -15,8 +15,16 @@
 #include "admin_cli/store.hpp"
 #include "db/recordings.hpp"
 #include "db/sessions.hpp"
+#include "review/seal_check.hpp"
 
 namespace portcullis::cli {
+
+using review::AuditedSeals;
+using review::checkSeal;
+using review::recordingFile;
+using review::SealCheck;
+using review::stateCode;
+using review::verifyLabel;
 namespace {
 
 namespace fs = std::filesystem;
@@ -167,8 +175,9 @@ int sessionVerify(Invocation& inv) {
             }
             if (check.unverifiable()) ++unverifiable;
             report.push_back(verifyJson(row, check));
-            table.addRow({row.sessionId, std::to_string(row.channel), printableLine(row.path),
-                          verifyLabel(check.state), printableLine(orDash(check.detail))});
+            table.addRow({row.sessionId, std::to_string(row.channel),
+                          recording::displayLine(row.path), verifyLabel(check.state),
+                          recording::displayLine(orDash(check.detail))});
         }
     }
     std::vector<VerifyProblem> gone;
@@ -188,7 +197,7 @@ int sessionVerify(Invocation& inv) {
                    {"recordings", report}});
     } else {
         table.print(std::cout, id ? "session " + *id + " has no recordings" : "no recordings");
-        for (const auto& p : gone) std::cout << printableLine(p.text) << '\n';
+        for (const auto& p : gone) std::cout << recording::displayLine(p.text) << '\n';
         if (!rows.empty()) {
             const std::size_t recordingProblems = problems.size() - gone.size();
             std::cout << rows.size()

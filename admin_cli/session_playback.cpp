@@ -20,18 +20,31 @@
 #include "admin_cli/command.hpp"
 #include "admin_cli/output.hpp"
 #include "admin_cli/session_recordings.hpp"
-#include "admin_cli/sftp_operations.hpp"
 #include "admin_cli/store.hpp"
-#include "admin_cli/terminal_filter.hpp"
-#include "admin_cli/typed_lines.hpp"
+#include "common/unique_fd.hpp"
 #include "db/recordings.hpp"
-#include "recording/cast_writer.hpp"
 #include "recording/display_text.hpp"
 #include "recording/recording_meta.hpp"
 #include "recording/recording_reader.hpp"
-#include "recording/screen_text.hpp"
+#include "review/playback_clock.hpp"
+#include "review/recording_export.hpp"
+#include "review/seal_check.hpp"
+#include "review/sftp_operations.hpp"
+#include "review/terminal_filter.hpp"
 
 namespace portcullis::cli {
+
+using review::AuditedSeals;
+using review::checkSeal;
+using review::isSftpChannel;
+using review::readRecordingHeader;
+using review::SealCheck;
+using review::sealWarning;
+using review::sftpOperationLine;
+using review::sftpOperations;
+using review::SftpOperationView;
+using review::stateCode;
+using review::TerminalFilter;
 namespace {
 
 namespace fs = std::filesystem;
@@ -45,23 +58,6 @@ constexpr std::size_t kSinkBuffer = 64 * 1024;
 constexpr double kMaxSpeed = 1e6;
 
 // ---- output -----------------------------------------------------------------
-
-// A file descriptor closed at destruction.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-    // Closes now, reporting the error a delayed write may only show here.
-    int release() { return std::exchange(fd_, -1); }
-
-  private:
-    int fd_;
-};
 
 // Buffered writes to a file descriptor; a failed write is a Failure.
 class ByteSink {
@@ -144,7 +140,7 @@ class ExportTarget {
 
   private:
     fs::path path_;
-    Fd fd_;
+    UniqueFd fd_;
     ByteSink sink_;
     bool committed_ = false;
 };
@@ -373,18 +369,11 @@ int sessionPlay(Invocation& inv) {
     TerminalFilter filter;
     StopSignals stop;
     TerminalRestore restore(terminal, filter, out);  // runs while stop signals are still held
-    // Wall-clock deadlines from one start point, so that time spent writing
-    // does not add up to drift.
+    review::PlaybackClock clock(speed, idleLimit);
     const auto start = Clock::now();
-    double playedUs = 0;
-    std::int64_t previousUs = 0;
     const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
         if (e.stream != 'o' && e.stream != 'e') return !stop.stopped();  // input, resize
-        Micros gap(std::max<std::int64_t>(e.elapsedUs - previousUs, 0));
-        previousUs = std::max(previousUs, e.elapsedUs);
-        if (idleLimit) gap = std::min(gap, *idleLimit);
-        playedUs += static_cast<double>(gap.count()) / speed;
-        const auto deadline = start + Micros(static_cast<std::int64_t>(playedUs));
+        const auto deadline = start + clock.due(e.elapsedUs);
         if (deadline > Clock::now()) out.flush();
         if (stop.waitUntil(deadline)) return false;
         out.write(filter.filter(e.data));
@@ -437,61 +426,18 @@ void copyFile(const Source& source, ByteSink& sink, bool terminal) {
     if (in.bad()) throw Failure("cannot read " + source.file.string());
 }
 
-// A .rec as asciicast v2: stdout and stderr both as "o" (a terminal shows
-// both), stdin as "i"; each stream keeps its own encoder so that a character
-// split across two reads of that stream is joined, invalid bytes escaped.
+// A .rec as asciicast v2 (review/recording_export.hpp).
 void recToCast(const Source& source, ByteSink& sink, bool terminal) {
-    const json header = require(readRecordingHeader(source.file));
-    const auto write = [&](const std::string& lines) {
-        sink.write(terminal ? recording::terminalSafeJson(lines) : lines);
-    };
-    write(recording::castHeaderLine(recording::metaFromHeader(header)));
-    recording::CastStreamEncoder stdoutEncoder('o'), stderrEncoder('o'), stdinEncoder('i');
-    const auto encoderOf = [&](char stream) -> recording::CastStreamEncoder* {
-        if (stream == 'o') return &stdoutEncoder;
-        if (stream == 'e') return &stderrEncoder;
-        if (stream == 'i') return &stdinEncoder;
-        return nullptr;
-    };
-    std::int64_t lastUs = 0;
-    const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
-        lastUs = std::max(lastUs, e.elapsedUs);
-        if (auto* encoder = encoderOf(e.stream)) write(encoder->encode(lastUs, e.data));
-        return true;
-    });
-    for (auto* encoder : {&stdoutEncoder, &stderrEncoder, &stdinEncoder}) {
-        write(encoder->finish(lastUs));
-    }
-    finishReading(source, summary);
-}
-
-// The terminal's width for text: the header's (then each resize) for a
-// terminal recording; none for a .rec, whose output went to no terminal.
-std::size_t screenWidth(const Source& source) {
-    if (source.format != Format::cast) return 0;
-    const json header = require(readRecordingHeader(source.file));
-    return static_cast<std::size_t>(std::max(recording::metaFromHeader(header).width, 0));
+    require(readRecordingHeader(source.file));
+    finishReading(source, review::recToCast(source.file, terminal,
+                                            [&](std::string_view bytes) { sink.write(bytes); }));
 }
 
 void exportText(const Source& source, std::optional<char> stream, ByteSink& sink) {
-    recording::ScreenText screen(screenWidth(source));
-    TypedLines typed(source.format == Format::cast ? TypedLines::Mode::terminal
-                                                   : TypedLines::Mode::data);
-    const bool input = stream == 'i';
-    const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
-        if (e.stream == 'r') {
-            if (const auto columns = recording::columnsOfResize(e.data)) screen.setWidth(columns);
-        } else if (input) {
-            // The output tells whether the terminal echoed what was typed.
-            if (e.stream == 'i') sink.write(TypedLines::text(typed.input(e.data, e.elapsedUs)));
-            if (e.stream == 'o') sink.write(TypedLines::text(typed.output(e.data, e.elapsedUs)));
-        } else if (stream ? e.stream == *stream : (e.stream == 'o' || e.stream == 'e')) {
-            sink.write(screen.feed(e.data));
-        }
-        return true;
-    });
-    sink.write(input ? TypedLines::text(typed.finish()) : screen.finish());
-    finishReading(source, summary);
+    if (source.format == Format::cast) require(readRecordingHeader(source.file));
+    finishReading(source,
+                  review::recordingText(source.file, source.format, stream,
+                                        [&](std::string_view bytes) { sink.write(bytes); }));
 }
 
 void exportRaw(const Source& source, char stream, ByteSink& sink) {
@@ -500,11 +446,8 @@ void exportRaw(const Source& source, char stream, ByteSink& sink) {
                       " is a terminal recording (.cast): the target's stderr is part of its "
                       "output there; use --stream o");
     }
-    const auto summary = recording::readRecording(source.file, [&](const RecordingEvent& e) {
-        if (e.stream == stream) sink.write(e.data);
-        return true;
-    });
-    finishReading(source, summary);
+    finishReading(source, review::rawStream(source.file, stream,
+                                            [&](std::string_view bytes) { sink.write(bytes); }));
 }
 
 int sessionExport(Invocation& inv) {

@@ -189,7 +189,7 @@ int sessionReveal(Invocation& inv) {
     // On a terminal control characters are shown as '?' (the bytes are the
     // user's, not trusted); piped, they are passed exactly.
     if (isTerminal(STDOUT_FILENO)) {
-        std::cout << printableLine(plain->view()) << '\n';
+        std::cout << recording::displayLine(plain->view()) << '\n';
     } else {
         std::cout.write(reinterpret_cast<const char*>(plain->data()),
                         static_cast<std::streamsize>(plain->size()));

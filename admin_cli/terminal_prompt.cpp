@@ -6,27 +6,11 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/unique_fd.hpp"
+
 namespace portcullis::cli {
-namespace {
-
-class FileDescriptor {
-  public:
-    explicit FileDescriptor(int fd) : fd_(fd) {}
-    ~FileDescriptor() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    FileDescriptor(const FileDescriptor&) = delete;
-    FileDescriptor& operator=(const FileDescriptor&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
-
-}  // namespace
-
 std::optional<bool> askYesNo(const std::string& question) {
-    FileDescriptor tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
+    UniqueFd tty(::open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (tty.get() < 0) return std::nullopt;
     const std::string prompt = question + " [y/N] ";
     if (::write(tty.get(), prompt.data(), prompt.size()) < 0) return std::nullopt;

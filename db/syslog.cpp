@@ -17,6 +17,7 @@
 
 #include "common/encoding.hpp"
 #include "common/time_format.hpp"
+#include "common/unique_fd.hpp"
 #include "db/audit.hpp"
 
 namespace portcullis::db {
@@ -28,21 +29,6 @@ using ordered = nlohmann::ordered_json;
 constexpr const char* kIdent = "portcullis";
 // A string in a message cut hard enough to fit keeps this much of its head.
 constexpr std::size_t kShortString = 32;
-
-// An owned file descriptor.
-class Fd {
-  public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    int get() const { return fd_; }
-
-  private:
-    int fd_;
-};
 
 std::string dump(const json& value) {
     return value.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -195,7 +181,7 @@ bool SyslogSink::deliver(const std::string& message, bool wait) {
     };
     const int flags = MSG_NOSIGNAL | (wait ? 0 : MSG_DONTWAIT);
 
-    Fd dgram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    UniqueFd dgram(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (dgram.get() < 0) {
         dropped(std::string("socket: ") + std::strerror(errno));
         return false;
@@ -209,7 +195,7 @@ bool SyslogSink::deliver(const std::string& message, bool wait) {
     int error = errno;
     if (error == EPROTOTYPE) {
         // A stream-mode /dev/log (as glibc's syslog() also handles): NUL-terminated.
-        Fd stream(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        UniqueFd stream(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         if (stream.get() >= 0) {
             setTimeout(stream.get());
             if (::connect(stream.get(), sa, sizeof addr) == 0 &&

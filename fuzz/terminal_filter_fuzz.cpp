@@ -12,15 +12,15 @@
 #include <cstdint>
 #include <string>
 
-#include "admin_cli/terminal_filter.hpp"
 #include "fuzz/fuzz_support.hpp"
 #include "recording/screen_text.hpp"
 #include "recording/utf8_text.hpp"
+#include "review/terminal_filter.hpp"
 #include "tests/support/terminal_allow_list.hpp"
 
 namespace {
 
-using portcullis::cli::TerminalFilter;
+using portcullis::review::TerminalFilter;
 
 std::string play(std::string_view bytes, std::size_t maxChunk, std::string* restore = nullptr) {
     TerminalFilter filter;

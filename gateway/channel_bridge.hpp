@@ -15,10 +15,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/ssh_handles.hpp"
 #include "db/grants.hpp"
 #include "gateway/channel_recorder.hpp"
 #include "gateway/log.hpp"
-#include "gateway/ssh_handles.hpp"
 #include "gateway/ssh_message_access.hpp"
 #include "gateway/watermark_buffer.hpp"
 #include "recording/sftp_inspector.hpp"

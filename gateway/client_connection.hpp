@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ssh_handles.hpp"
 #include "common/user_spec.hpp"
 #include "db/sessions.hpp"
 #include "gateway/admission.hpp"
@@ -24,7 +25,6 @@
 #include "gateway/db_pool.hpp"
 #include "gateway/log.hpp"
 #include "gateway/session_limits.hpp"
-#include "gateway/ssh_handles.hpp"
 #include "gateway/ssh_io.hpp"
 #include "gateway/store_ops.hpp"
 #include "gateway/upstream.hpp"

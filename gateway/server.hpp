@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "common/ssh_handles.hpp"
 #include "db/master_key.hpp"
 #include "db/state_dir.hpp"
 #include "gateway/admission.hpp"
@@ -25,7 +26,6 @@
 #include "gateway/instance_lock.hpp"
 #include "gateway/log.hpp"
 #include "gateway/recording_writer.hpp"
-#include "gateway/ssh_handles.hpp"
 
 namespace portcullis::gateway {
 

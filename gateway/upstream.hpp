@@ -11,9 +11,9 @@
 #include <optional>
 #include <string>
 
+#include "common/ssh_handles.hpp"
 #include "db/targets.hpp"
 #include "gateway/log.hpp"
-#include "gateway/ssh_handles.hpp"
 #include "gateway/ssh_io.hpp"
 
 namespace portcullis::gateway {

@@ -76,6 +76,17 @@ std::string displayText(std::string_view text) {
     return out;
 }
 
+std::string displayLine(std::string_view line, std::size_t maxBytes) {
+    if (line.size() <= maxBytes) return displayText(line);
+    std::size_t end = 0;
+    while (end < line.size()) {
+        const std::size_t length = detail::utf8Step(line.substr(end)).length;
+        if (end + length > maxBytes) break;
+        end += length;
+    }
+    return displayText(line.substr(0, end)) + "...";
+}
+
 std::string terminalSafeJson(std::string_view json) {
     std::string out;
     out.reserve(json.size());

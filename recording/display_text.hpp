@@ -20,6 +20,10 @@ bool isControl(char32_t c);
 void appendCodePointEscape(std::string& out, char32_t c);
 // `text` with every control (TAB excepted) and invisible character escaped.
 std::string displayText(std::string_view text);
+// One line of such text for a listing: displayText() of at most `maxBytes`
+// bytes, cut on a character boundary (before escaping, so that no escape is
+// cut in half) and then marked "...".
+std::string displayLine(std::string_view line, std::size_t maxBytes = 4096);
 // Serialized JSON made safe the same way while staying JSON with the same
 // value: such characters inside strings become \u escapes (what a JSON
 // serializer leaves raw: DEL, C1, U+202E...); a byte that is not valid UTF-8

@@ -76,6 +76,7 @@ PtyResult runInPty(const std::vector<std::string>& argv, std::chrono::millisecon
         args.push_back(nullptr);
         ::unsetenv("PORTCULLIS_STATE_DIR");
         ::setenv("TERM", "xterm-256color", 1);
+        closeInheritedDescriptors();
         ::execve(args[0], args.data(), environ);
         ::_exit(127);
     }

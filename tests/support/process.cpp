@@ -77,6 +77,7 @@ ProcessResult runProcess(const std::vector<std::string>& argv, const ProcessOpti
         ::dup2(in.fds[0], 0);
         ::dup2(out.fds[1], 1);
         ::dup2(err.fds[1], 2);
+        closeInheritedDescriptors();
         if (!options.workDir.empty() && ::chdir(options.workDir.c_str()) != 0) _exit(126);
         ::execvpe(argp[0], argp.data(), envp.data());
         _exit(127);
@@ -192,11 +193,31 @@ int freeLoopbackPort() {
     return ntohs(addr.sin_port);
 }
 
+// O_CLOEXEC: a child another thread forks meanwhile must not keep the file
+// open for writing, or executing it (an askpass script) fails with ETXTBSY for
+// as long as that child lives.
 void writeFile(const fs::path& file, const std::string& content, int mode) {
-    std::ofstream f(file, std::ios::binary | std::ios::trunc);
-    f << content;
-    f.close();
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+    std::size_t written = 0;
+    while (written < content.size()) {
+        const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            ::close(fd);
+            throw std::runtime_error("cannot write " + file.string() + ": " + std::strerror(errno));
+        }
+        written += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
     ::chmod(file.c_str(), static_cast<mode_t>(mode));
+}
+
+void closeInheritedDescriptors() {
+    // Whatever another thread had open when this child was forked (without
+    // O_CLOEXEC, or between its open and fcntl) is not the child's to keep.
+    ::close_range(3, ~0U, 0);
 }
 
 std::string readFile(const fs::path& file) {

@@ -50,5 +50,7 @@ int freeLoopbackPort();
 
 void writeFile(const std::filesystem::path& file, const std::string& content, int mode = 0600);
 std::string readFile(const std::filesystem::path& file);
+// In a forked child before exec: closes every descriptor above stderr.
+void closeInheritedDescriptors();
 
 }  // namespace portcullis::test

@@ -1,7 +1,7 @@
 #pragma once
 // Test support (issue 21 finding 2): an independent check of the bytes
 // `session play` may write to a reviewer's terminal, written from the
-// allow-list in admin_cli/terminal_filter.hpp rather than from its code:
+// allow-list in review/terminal_filter.hpp rather than from its code:
 // text (valid UTF-8 without C1 controls), BS TAB LF VT FF CR SO SI, SGR
 // without concealed text, cursor moves and erases within the screen, scroll
 // regions, the alternate screen, cursor visibility, G0/G1 as ASCII or line

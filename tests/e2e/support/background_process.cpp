@@ -1,5 +1,7 @@
 #include "tests/e2e/support/background_process.hpp"
 
+#include "tests/support/process.hpp"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -42,6 +44,7 @@ void BackgroundProcess::start(const std::vector<std::string>& argv,
         ::dup2(null, 0);
         ::dup2(log, 1);
         ::dup2(log, 2);
+        closeInheritedDescriptors();
         ::setpgid(0, 0);
         ::execve(argp[0], argp.data(), envp.data());
         _exit(127);

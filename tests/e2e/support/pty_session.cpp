@@ -1,5 +1,7 @@
 #include "tests/e2e/support/pty_session.hpp"
 
+#include "tests/support/process.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <pty.h>
@@ -41,6 +43,7 @@ PtySession::PtySession(const std::vector<std::string>& argv,
     pid_ = ::forkpty(&master_, nullptr, nullptr, &size);
     if (pid_ < 0) throw std::runtime_error("forkpty failed");
     if (pid_ == 0) {
+        closeInheritedDescriptors();
         ::execvpe(argp[0], argp.data(), envp.data());
         _exit(127);
     }

@@ -1,7 +1,8 @@
 #pragma once
-// Owning pointers for libssh's C handles. Declare owners in the order of
-// dependency so that destruction runs the other way: a session's event and
-// channels are declared after (and so destroyed before) the session itself.
+// Owning pointers for libssh's C handles: the one set the gateway and the
+// admin CLI use (header-only; link portcullis_ssh_handles, which brings
+// libssh). Declare owners in the order of dependency so that destruction runs the other way: a
+// session's event and channels are declared after (and so destroyed before) the session itself.
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
@@ -10,7 +11,7 @@
 
 #include "common/encoding.hpp"
 
-namespace portcullis::gateway {
+namespace portcullis {
 
 struct BindDeleter {
     void operator()(ssh_bind b) const { ssh_bind_free(b); }
@@ -61,4 +62,4 @@ inline std::string publicKeyBlob(ssh_key key) {
     return std::string(bytes->begin(), bytes->end());
 }
 
-}  // namespace portcullis::gateway
+}  // namespace portcullis

@@ -1,4 +1,4 @@
-#include "admin_cli/typed_lines.hpp"
+#include "review/typed_lines.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -6,7 +6,7 @@
 #include "recording/display_text.hpp"
 #include "recording/utf8_text.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 namespace {
 
 constexpr char32_t kEsc = 0x1B;
@@ -514,4 +514,4 @@ std::string TypedLines::render() const {
     return out;
 }
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

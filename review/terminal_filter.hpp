@@ -22,7 +22,7 @@
 
 #include "recording/vt_parser.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 
 class TerminalFilter {
   public:
@@ -45,4 +45,4 @@ class TerminalFilter {
     bool alternateScreen_ = false;
 };
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace portcullis::cli {
+namespace portcullis::review {
 
 class TypedLines {
   public:
@@ -105,4 +105,4 @@ class TypedLines {
     std::string dataLine_;           // data mode
 };
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

@@ -1,14 +1,14 @@
 // Typed-line reconstruction (issue 21 finding 3): readline's default editing
 // keys, lines longer than 4 KiB, lines typed without echo marked approximate,
 // hidden-input placeholders (issue 12 finding 8) as one unit.
-#include "admin_cli/typed_lines.hpp"
+#include "review/typed_lines.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace portcullis::cli {
+namespace portcullis::review {
 namespace {
 
 using Line = TypedLines::Line;
@@ -184,4 +184,4 @@ TEST(TypedLines, ExportTextMarksApproximateLines) {
 }
 
 }  // namespace
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

@@ -14,7 +14,7 @@
 #include "db/audit.hpp"
 #include "db/recordings.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 
 struct SftpOperationView {
     std::int64_t eventId = 0;
@@ -42,4 +42,4 @@ bool isSftpChannel(const db::RecordingRow& row);
 std::string sftpOperationLine(const SftpOperationView& op);
 nlohmann::json sftpOperationJson(const SftpOperationView& op);
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

@@ -1,12 +1,12 @@
-#include "admin_cli/sftp_operations.hpp"
+#include "review/sftp_operations.hpp"
 
 #include <chrono>
 #include <limits>
 
-#include "admin_cli/output.hpp"
-#include "admin_cli/session_recordings.hpp"
+#include "common/time_format.hpp"
+#include "recording/display_text.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 namespace {
 
 using nlohmann::json;
@@ -78,24 +78,24 @@ std::vector<SftpOperationView> sftpOperations(db::AuditLog& audit,
 
 std::string sftpOperationLine(const SftpOperationView& op) {
     const TimePoint at{std::chrono::duration_cast<Seconds>(std::chrono::microseconds(op.tsMicros))};
-    std::string line = isoTime(at) + "  " + printableLine(op.op);
+    std::string line = formatIso8601(at) + "  " + recording::displayLine(op.op);
     if (line.size() < 32) line += std::string(32 - line.size(), ' ');
-    line += "  " + printableLine(op.path);
-    if (!op.newPath.empty()) line += " -> " + printableLine(op.newPath);
-    if (!op.flags.empty()) line += "  (" + printableLine(op.flags) + ")";
+    line += "  " + recording::displayLine(op.path);
+    if (!op.newPath.empty()) line += " -> " + recording::displayLine(op.newPath);
+    if (!op.flags.empty()) line += "  (" + recording::displayLine(op.flags) + ")";
     if (op.bytesWritten && *op.bytesWritten > 0) {
         line += "  written " + std::to_string(*op.bytesWritten) + " bytes";
     }
     if (op.bytesRead && *op.bytesRead > 0)
         line += "  read " + std::to_string(*op.bytesRead) + " bytes";
-    line += op.ok ? "  ok" : "  FAILED: " + printableLine(op.status);
+    line += op.ok ? "  ok" : "  FAILED: " + recording::displayLine(op.status);
     return line;
 }
 
 json sftpOperationJson(const SftpOperationView& op) {
     const TimePoint at{std::chrono::duration_cast<Seconds>(std::chrono::microseconds(op.tsMicros))};
     return {{"event_id", op.eventId},
-            {"time", isoTime(at)},
+            {"time", formatIso8601(at)},
             {"op", op.op},
             {"path", op.path},
             {"new_path", op.newPath.empty() ? json() : json(op.newPath)},
@@ -106,4 +106,4 @@ json sftpOperationJson(const SftpOperationView& op) {
             {"status", op.status}};
 }
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

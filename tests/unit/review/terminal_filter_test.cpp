@@ -1,7 +1,7 @@
 // What `session play` writes to the reviewer's terminal (issue 21 findings 1
 // and 2): an allow-list, strings ended where a terminal ends them, C1 as ESC,
 // and a restore sequence that turns every mode off.
-#include "admin_cli/terminal_filter.hpp"
+#include "review/terminal_filter.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include "recording/screen_text.hpp"
 #include "tests/support/terminal_allow_list.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 namespace {
 
 using ::testing::HasSubstr;
@@ -207,4 +207,4 @@ TEST(TerminalFilter, RandomOutputIsAllowListedAndHidesNothing) {
 }
 
 }  // namespace
-}  // namespace portcullis::cli
+}  // namespace portcullis::review

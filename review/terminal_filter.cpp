@@ -1,11 +1,11 @@
-#include "admin_cli/terminal_filter.hpp"
+#include "review/terminal_filter.hpp"
 
 #include <charconv>
 #include <vector>
 
 #include "recording/utf8_text.hpp"
 
-namespace portcullis::cli {
+namespace portcullis::review {
 namespace {
 
 constexpr char kEsc = '\x1b';
@@ -233,4 +233,4 @@ std::string TerminalFilter::restoreSequence() const {
     return out;
 }
 
-}  // namespace portcullis::cli
+}  // namespace portcullis::review
