@@ -24,6 +24,7 @@
 #include "gateway/config.hpp"
 #include "gateway/db_pool.hpp"
 #include "gateway/log.hpp"
+#include "gateway/session_end.hpp"
 #include "gateway/session_limits.hpp"
 #include "gateway/ssh_io.hpp"
 #include "gateway/store_ops.hpp"
@@ -174,11 +175,11 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
     void regrant(const db::Decision& decision);
     std::string sessionBanner() const;
     void noteInput(std::chrono::steady_clock::time_point now);
-    void endForLimit(const std::string& status, const std::string& reason,
+    void endForLimit(SessionEndStatus status, const std::string& reason,
                      const std::string& auditType);
     // Ends the live session: every channel gets `notice` and exit 255, the
     // event `auditType` is written (by `actor`), the row gets `status`.
-    void endLive(const std::string& status, const std::string& reason, const std::string& auditType,
+    void endLive(SessionEndStatus status, const std::string& reason, const std::string& auditType,
                  const std::string& notice, nlohmann::json details, const std::string& actor);
     // Every recheckInterval from authentication on, and at once on recheckNow():
     // the account (enabled, key still registered, TOTP still enrolled) and the
@@ -195,8 +196,9 @@ class ClientConnection : public std::enable_shared_from_this<ClientConnection> {
 
     // Endings.
     void disconnect(const std::string& reason);
-    void teardown(const std::string& why);
-    void finishSessionRow(const std::string& status, const std::string& reason);
+    // Ends the connection at once; a live session's row gets `end`.
+    void teardown(const std::string& why, SessionEndStatus status = SessionEndStatus::closed);
+    void finishSessionRow(SessionEndStatus status, const std::string& reason);
 
     Services& services_;
     std::shared_ptr<const Config> configHold_;
